@@ -1,0 +1,134 @@
+"""Import articles (Markdown with YAML front matter) from a folder, all or nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from django.db import transaction
+from django.utils.text import slugify
+
+from kb.models import Question
+from kb.services import question_publish, tags_ensure
+
+from .models import Answer
+from .services import answer_save
+
+
+class ImportError_(Exception):
+    """Raised with every problem found; nothing has been written when it is raised."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Article:
+    path: Path
+    title: str
+    slug: str
+    summary: str
+    tags: list[str]
+    body: str
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def split_front_matter(text: str) -> tuple[dict, str]:
+    lines = text.lstrip("\ufeff").splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise ValueError("does not start with a front-matter block (---)")
+    for end in range(1, len(lines)):
+        if lines[end].strip() == "---":
+            meta = yaml.safe_load("".join(lines[1:end])) or {}
+            if not isinstance(meta, dict):
+                raise ValueError("front matter is not a mapping of keys to values")
+            return meta, "".join(lines[end + 1 :]).lstrip("\n")
+    raise ValueError("front matter is never closed with ---")
+
+
+def read_article(path: Path) -> Article:
+    try:
+        meta, body = split_front_matter(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+        raise ValueError(f"{path.name}: {exc}") from exc
+    title = str(meta.get("title") or "").strip()
+    if not title:
+        raise ValueError(f"{path.name}: missing title in front matter")
+    slug = str(meta.get("slug") or slugify(title)).strip()
+    if slug != slugify(slug):
+        raise ValueError(f"{path.name}: slug {slug!r} is not a valid slug")
+    tags = meta.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",")]
+    if not isinstance(tags, list):
+        raise ValueError(f"{path.name}: tags must be a list")
+    if not body.strip():
+        raise ValueError(f"{path.name}: the answer body is empty")
+    return Article(path, title[:200], slug[:200], str(meta.get("summary") or "").strip()[:300],
+                   [str(t) for t in tags], body)
+
+
+def read_articles(directory: Path) -> list[Article]:
+    paths = sorted(directory.glob("*.md"))
+    if not paths:
+        raise ImportError_([f"{directory}: no .md files found"])
+    problems, articles, seen = [], [], {}
+    for path in paths:
+        try:
+            article = read_article(path)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        if article.slug in seen:
+            problems.append(f"{path.name}: duplicate slug {article.slug!r} (also in {seen[article.slug]})")
+            continue
+        seen[article.slug] = path.name
+        articles.append(article)
+    if problems:
+        raise ImportError_(problems)
+    return articles
+
+
+def _question_matches(question: Question, article: Article) -> bool:
+    current_tags = sorted(question.tags.values_list("name", flat=True))
+    wanted_tags = sorted(t.name for t in tags_ensure(names=article.tags))
+    body = Answer.objects.filter(question=question).values_list("body", flat=True).first()
+    return (
+        question.title == article.title
+        and question.summary == article.summary
+        and current_tags == wanted_tags
+        and body == article.body
+        and question.status == Question.Status.PUBLISHED
+    )
+
+
+@transaction.atomic
+def articles_import(*, directory: Path, by=None) -> ImportReport:
+    articles = read_articles(directory)
+    report = ImportReport()
+    for article in articles:
+        question = Question.objects.filter(slug=article.slug).first()
+        if question is not None and _question_matches(question, article):
+            report.unchanged.append(article.slug)
+            continue
+        (report.updated if question else report.created).append(article.slug)
+        question = question or Question(slug=article.slug, author=by)
+        question.title = article.title
+        question.summary = article.summary
+        question.save()
+        question.tags.set(tags_ensure(names=article.tags))
+        answer = answer_save(question=question, body=article.body, by=by)
+        question_publish(question=question)
+        report.warnings += [
+            f"{article.path.name}: line {e['line']}: {e['message']}" for e in answer.authoring_errors
+        ]
+    return report

@@ -1,0 +1,112 @@
+"""Markdown -> sanitised HTML, done once when an answer is saved.
+
+Prose goes through python-markdown then nh3; runnable cells are cut out first, rendered by
+a Django template (autoescaped) and put back after sanitising, so a cell can never smuggle
+markup into the page and sanitising never mangles our own cell markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from dataclasses import dataclass
+
+import markdown
+import nh3
+from django.template.loader import render_to_string
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
+
+from .cells import Cell, ParsedAnswer, parse_answer
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre",
+    "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title", "class"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "div": {"class"},
+    "span": {"class"},
+    "code": {"class"},
+    "pre": {"class"},
+    "td": {"align"},
+    "th": {"align"},
+    **{f"h{level}": {"id"} for level in range(1, 7)},
+}
+_URL_SCHEMES = {"http", "https", "mailto"}
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class RenderedAnswer:
+    html: str
+    toc_html: str
+    text: str
+    parsed: ParsedAnswer
+
+
+def _markdown() -> markdown.Markdown:
+    return markdown.Markdown(
+        extensions=["fenced_code", "tables", "toc", "codehilite", "sane_lists"],
+        extension_configs={
+            "toc": {"permalink": "#", "permalink_title": "Link to this section", "toc_depth": "2-3"},
+            "codehilite": {"css_class": "highlight", "guess_lang": False},
+        },
+        output_format="html",
+    )
+
+
+def sanitize(fragment: str) -> str:
+    return nh3.clean(
+        fragment,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def highlight_python(code: str) -> str:
+    return highlight(code, PythonLexer(), HtmlFormatter(nowrap=True))
+
+
+def render_cell(cell: Cell) -> str:
+    return render_to_string(
+        "answers/cell.html",
+        {"cell": cell, "code_html": highlight_python(cell.code), "state": "not-run"},
+    )
+
+
+def _replace_cells(source: str, cells: list[Cell], token: str) -> str:
+    lines = source.splitlines()
+    for cell in reversed(cells):
+        start, end = cell.span
+        lines[start:end] = ["", f"{token}{cell.index}x", ""]
+    return "\n".join(lines)
+
+
+def plain_text(fragment: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(_TAG.sub(" ", fragment))).strip()
+
+
+def render_answer(source: str) -> RenderedAnswer:
+    parsed = parse_answer(source)
+    token = f"kbcell{secrets.token_hex(8)}n"
+    md = _markdown()
+    prose_html = sanitize(md.convert(_replace_cells(source, parsed.cells, token)))
+    toc_html = sanitize(md.toc) if getattr(md, "toc_tokens", None) else ""
+    text = plain_text(re.sub(rf"{token}\d+x", " ", prose_html))
+
+    cells_by_index = {cell.index: cell for cell in parsed.cells}
+
+    def put_back(match: re.Match) -> str:
+        return render_cell(cells_by_index[int(match.group(1))])
+
+    body_html = re.sub(rf"<p>{token}(\d+)x</p>", put_back, prose_html)
+    return RenderedAnswer(html=body_html, toc_html=toc_html, text=text, parsed=parsed)

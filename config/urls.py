@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
+from django.urls import include, path
+
+from kb import views as kb_views
+from kb.sitemaps import QuestionSitemap, TagSitemap
+
+sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap}
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
+    path("robots.txt", kb_views.robots_txt, name="robots_txt"),
+    path("healthz", kb_views.healthz, name="healthz"),
+    path("", include("kb.urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,69 @@
+from django.contrib import admin
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from answers.admin import AnswerInline, answer_save_from_formset
+
+from .models import Question, Tag
+from .services import question_publish
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Question)
+class QuestionAdmin(admin.ModelAdmin):
+    list_display = ["title", "status", "published_at", "updated_at", "preview_link"]
+    list_filter = ["status", "tags", "published_at"]
+    search_fields = ["title", "summary", "slug"]
+    prepopulated_fields = {"slug": ["title"]}
+    filter_horizontal = ["tags"]
+    readonly_fields = ["created_at", "updated_at", "published_at", "preview_link"]
+    fields = ["title", "slug", "summary", "tags", "status", "author", "preview_link", "created_at", "updated_at", "published_at"]
+    inlines = [AnswerInline]
+    actions = ["publish_selected"]
+
+    @admin.display(description="Preview")
+    def preview_link(self, obj):
+        if not obj.pk:
+            return "Save first to preview."
+        return format_html('<a href="{}">Preview the rendered answer</a>', reverse("admin:kb_question_preview", args=[obj.pk]))
+
+    def get_urls(self):
+        preview = path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="kb_question_preview")
+        return [preview, *super().get_urls()]
+
+    def preview_view(self, request, pk: int):
+        question = get_object_or_404(Question, pk=pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "question": question,
+            "answer": getattr(question, "answer", None),
+            "opts": self.model._meta,
+            "title": f"Preview: {question.title}",
+        }
+        return render(request, "admin/kb/question/preview.html", context)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.author = obj.author or request.user
+        super().save_model(request, obj, form, change)
+        if obj.status == Question.Status.PUBLISHED and obj.published_at is None:
+            question_publish(question=obj)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model._meta.label == "answers.Answer":
+            answer_save_from_formset(formset=formset, question=form.instance, by=request.user)
+        else:
+            super().save_formset(request, form, formset, change)
+
+    @admin.action(description="Publish selected questions")
+    def publish_selected(self, request, queryset):
+        for question in queryset:
+            question_publish(question=question)
+        self.message_user(request, f"Published {queryset.count()} question(s).")

@@ -1,0 +1,49 @@
+"""Reads for the public pages. Views call these and render; nothing here writes."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from .models import Question, Tag
+from .search import search_questions
+
+
+def _public() -> QuerySet:
+    return Question.objects.published().prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.order_by("name"))
+    )
+
+
+def question_list() -> QuerySet:
+    return _public().defer("search_document", "search_vector").order_by("-published_at", "-pk")
+
+
+def question_get_published(*, slug: str) -> Question:
+    return get_object_or_404(_public().select_related("answer"), slug=slug)
+
+
+def questions_related(*, question: Question, limit: int = 4) -> list[Question]:
+    tag_ids = [tag.pk for tag in question.tags.all()]
+    if not tag_ids:
+        return []
+    return list(
+        Question.objects.published()
+        .exclude(pk=question.pk)
+        .annotate(shared=Count("tags", filter=Q(tags__in=tag_ids)))
+        .filter(shared__gt=0)
+        .only("title", "slug", "summary")
+        .order_by("-shared", "-published_at")[:limit]
+    )
+
+
+def tag_get(*, slug: str) -> Tag:
+    return get_object_or_404(Tag, slug=slug)
+
+
+def tag_questions(*, tag: Tag) -> QuerySet:
+    return question_list().filter(tags=tag)
+
+
+def search(*, query: str) -> list[Question]:
+    return search_questions(question_list().defer(None), query)

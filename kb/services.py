@@ -1,0 +1,38 @@
+"""Writes to the knowledge base's own tables."""
+
+from django.contrib.postgres.search import SearchVector
+from django.db import connection
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .models import Question, Tag
+
+
+def tags_ensure(*, names: list[str]) -> list[Tag]:
+    tags = []
+    for name in names:
+        clean = " ".join(str(name).split()).lower()
+        if not clean:
+            continue
+        tag, _ = Tag.objects.get_or_create(slug=slugify(clean)[:60], defaults={"name": clean[:60]})
+        tags.append(tag)
+    return tags
+
+
+def question_publish(*, question: Question) -> None:
+    if question.status != Question.Status.PUBLISHED:
+        question.status = Question.Status.PUBLISHED
+    if question.published_at is None:
+        question.published_at = timezone.now()
+    question.save(update_fields=["status", "published_at", "updated_at"])
+
+
+def question_reindex(*, question: Question, document: str) -> None:
+    """Store the answer's text and, on PostgreSQL, the weighted search vector."""
+    Question.objects.filter(pk=question.pk).update(search_document=document)
+    if connection.vendor == "postgresql":
+        Question.objects.filter(pk=question.pk).update(
+            search_vector=SearchVector("title", weight="A", config="english")
+            + SearchVector("summary", weight="B", config="english")
+            + SearchVector("search_document", weight="C", config="english")
+        )

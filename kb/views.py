@@ -1,0 +1,72 @@
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
+
+from . import selectors
+from .structured_data import question_structured_data
+
+PAGE_SIZE = 20
+
+
+@require_GET
+def question_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.question_list(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "kb/question_list.html", {"page": page})
+
+
+@require_GET
+def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    question = selectors.question_get_published(slug=slug)
+    context = {
+        "question": question,
+        "answer": getattr(question, "answer", None),
+        "related": selectors.questions_related(question=question),
+        "structured_data": question_structured_data(question=question),
+    }
+    return render(request, "kb/question_detail.html", context)
+
+
+@require_GET
+def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    tag = selectors.tag_get(slug=slug)
+    page = Paginator(selectors.tag_questions(tag=tag), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "kb/tag_detail.html", {"tag": tag, "page": page})
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    results = selectors.search(query=query)
+    return render(request, "kb/search.html", {"query": query, "results": results})
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "kb/privacy.html")
+
+
+@require_GET
+@cache_control(max_age=86400, public=True)
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    lines = ["User-agent: *", "Disallow: /admin/", "Disallow: /search/", f"Sitemap: {settings.SITE_URL}/sitemap.xml"]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _database_ok()}
+    healthy = all(checks.values())
+    return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks}, status=200 if healthy else 503)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:  # any failure means unhealthy; the page reports it rather than raising
+        return False
