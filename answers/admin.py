@@ -9,7 +9,9 @@ class AnswerForm(forms.ModelForm):
     class Meta:
         model = Answer
         fields = ["body"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 28, "class": "vLargeTextField", "spellcheck": "true"})}
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 28, "class": "vLargeTextField", "spellcheck": "true"})
+        }
 
 
 class AnswerInline(admin.StackedInline):
@@ -30,9 +32,15 @@ class AnswerInline(admin.StackedInline):
 
 def answer_save_from_formset(*, formset, question, by) -> None:
     """Route the admin's inline save through the service so a revision is always kept."""
+    saved = []
     for form in formset.forms:
         if form.cleaned_data and form.cleaned_data.get("body") is not None and form.has_changed():
-            answer_save(question=question, body=form.cleaned_data["body"], by=by)
+            saved.append(answer_save(question=question, body=form.cleaned_data["body"], by=by))
+    # The admin's change message reads these, as if formset.save() had run.
+    existed = bool(formset.initial_forms)
+    formset.new_objects = [] if existed else saved
+    formset.changed_objects = [(a, ["body"]) for a in saved] if existed else []
+    formset.deleted_objects = []
 
 
 class RevisionInline(admin.TabularInline):

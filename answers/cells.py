@@ -190,15 +190,11 @@ def parse_answer(markdown: str) -> ParsedAnswer:
             continue
         words = fence.info.split()
         if words[:1] == ["output"] and not _is_cell(fence.info):
-            errors.append(
-                AuthoringError(line_no, "output block does not follow a `python run` cell")
-            )
+            errors.append(AuthoringError(line_no, "output block does not follow a `python run` cell"))
             continue
         if not _is_cell(fence.info):
             if words[:1] == ["python"] and any("=" in w for w in words[1:]):
-                errors.append(
-                    AuthoringError(line_no, "cell options need `python run` (missing `run`)")
-                )
+                errors.append(AuthoringError(line_no, "cell options need `python run` (missing `run`)"))
             continue
         options, option_errors = parse_options(words[2:], line_no)
         errors.extend(option_errors)
@@ -216,9 +212,7 @@ def parse_answer(markdown: str) -> ParsedAnswer:
             if not following.closed:
                 errors.append(AuthoringError(following.start + 1, "output block is never closed"))
             if len(following.info.split()) > 1:
-                errors.append(
-                    AuthoringError(following.start + 1, "output block takes no options")
-                )
+                errors.append(AuthoringError(following.start + 1, "output block takes no options"))
             expected = following.body
             span_end = following.end + 1
         cells.append(

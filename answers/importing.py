@@ -73,8 +73,14 @@ def read_article(path: Path) -> Article:
         raise ValueError(f"{path.name}: tags must be a list")
     if not body.strip():
         raise ValueError(f"{path.name}: the answer body is empty")
-    return Article(path, title[:200], slug[:200], str(meta.get("summary") or "").strip()[:300],
-                   [str(t) for t in tags], body)
+    return Article(
+        path,
+        title[:200],
+        slug[:200],
+        str(meta.get("summary") or "").strip()[:300],
+        [str(t) for t in tags],
+        body,
+    )
 
 
 def read_articles(directory: Path) -> list[Article]:

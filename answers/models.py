@@ -15,9 +15,7 @@ class Answer(models.Model):
     cells_key = models.CharField(max_length=64, blank=True, editable=False)
     cell_count = models.PositiveIntegerField(default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
     def __str__(self) -> str:
         return f"Answer to {self.question}"
@@ -30,15 +28,11 @@ class Revision(models.Model):
     number = models.PositiveIntegerField()
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:
         ordering = ["-number"]
-        constraints = [
-            models.UniqueConstraint(fields=["answer", "number"], name="unique_revision_number")
-        ]
+        constraints = [models.UniqueConstraint(fields=["answer", "number"], name="unique_revision_number")]
 
     def __str__(self) -> str:
         return f"Revision {self.number} of {self.answer.question}"

@@ -39,6 +39,4 @@ def answer_save(*, question: Question, body: str, by=None) -> Answer:
 def answer_rerender(*, answer: Answer) -> None:
     """Re-render stored HTML (after a template or renderer change) without a new revision."""
     rendered = render_answer(answer.body)
-    Answer.objects.filter(pk=answer.pk).update(
-        rendered_html=rendered.html, toc_html=rendered.toc_html
-    )
+    Answer.objects.filter(pk=answer.pk).update(rendered_html=rendered.html, toc_html=rendered.toc_html)

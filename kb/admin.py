@@ -24,7 +24,18 @@ class QuestionAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["tags"]
     readonly_fields = ["created_at", "updated_at", "published_at", "preview_link"]
-    fields = ["title", "slug", "summary", "tags", "status", "author", "preview_link", "created_at", "updated_at", "published_at"]
+    fields = [
+        "title",
+        "slug",
+        "summary",
+        "tags",
+        "status",
+        "author",
+        "preview_link",
+        "created_at",
+        "updated_at",
+        "published_at",
+    ]
     inlines = [AnswerInline]
     actions = ["publish_selected"]
 
@@ -32,10 +43,15 @@ class QuestionAdmin(admin.ModelAdmin):
     def preview_link(self, obj):
         if not obj.pk:
             return "Save first to preview."
-        return format_html('<a href="{}">Preview the rendered answer</a>', reverse("admin:kb_question_preview", args=[obj.pk]))
+        return format_html(
+            '<a href="{}">Preview the rendered answer</a>',
+            reverse("admin:kb_question_preview", args=[obj.pk]),
+        )
 
     def get_urls(self):
-        preview = path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="kb_question_preview")
+        preview = path(
+            "<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="kb_question_preview"
+        )
         return [preview, *super().get_urls()]
 
     def preview_view(self, request, pk: int):

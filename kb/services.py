@@ -29,6 +29,9 @@ def question_publish(*, question: Question) -> None:
 
 def question_reindex(*, question: Question, document: str) -> None:
     """Store the answer's text and, on PostgreSQL, the weighted search vector."""
+    # PostgreSQL's text-search parser reads "<script>" as markup and drops the words after it,
+    # so a "<" in prose (an article about HTML escaping) would hide the rest of the article.
+    document = document.replace("<", "< ")
     Question.objects.filter(pk=question.pk).update(search_document=document)
     if connection.vendor == "postgresql":
         Question.objects.filter(pk=question.pk).update(

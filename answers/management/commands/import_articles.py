@@ -21,6 +21,5 @@ class Command(BaseCommand):
         for warning in report.warnings:
             self.stderr.write(self.style.WARNING(warning))
         self.stdout.write(
-            f"{len(report.created)} created, {len(report.updated)} updated, "
-            f"{len(report.unchanged)} unchanged"
+            f"{len(report.created)} created, {len(report.updated)} updated, {len(report.unchanged)} unchanged"
         )

@@ -1,0 +1,62 @@
+import pytest
+from django.utils import timezone
+
+from answers.services import answer_save
+from kb.models import Question
+from kb.services import question_publish, tags_ensure
+
+FLAGSHIP_BODY = """## Short answer
+
+Deep learning is the family; a convolutional network is one architecture in it.
+
+```python run
+import torch
+conv = torch.nn.Conv2d(3, 16, kernel_size=3)
+sum(p.numel() for p in conv.parameters())
+```
+
+```output
+448
+```
+
+## Weight sharing
+
+Kernels are reused at every position.
+"""
+
+
+@pytest.fixture
+def make_question(db):
+    def make(
+        *,
+        title="A question",
+        slug=None,
+        body=FLAGSHIP_BODY,
+        tags=("cnn",),
+        published=True,
+        summary="A summary.",
+        published_at=None,
+    ):
+        question = Question.objects.create(
+            title=title, slug=slug or title.lower().replace(" ", "-")[:60], summary=summary
+        )
+        question.tags.set(tags_ensure(names=list(tags)))
+        answer_save(question=question, body=body)
+        if published:
+            question_publish(question=question)
+            if published_at is not None:
+                Question.objects.filter(pk=question.pk).update(published_at=published_at)
+        question.refresh_from_db()
+        return question
+
+    return make
+
+
+@pytest.fixture
+def flagship(make_question):
+    return make_question(
+        title="How are deep learning and convolutional neural networks different?",
+        slug="deep-learning-vs-cnn",
+        tags=("cnn", "deep-learning"),
+        published_at=timezone.now(),
+    )
