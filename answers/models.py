@@ -14,6 +14,10 @@ class Answer(models.Model):
     authoring_errors = models.JSONField(default=list, blank=True, editable=False)
     cells_key = models.CharField(max_length=64, blank=True, editable=False)
     cell_count = models.PositiveIntegerField(default=0, editable=False)
+    # The run of the current body's cells (shared with any answer whose cells are the same).
+    run = models.ForeignKey(
+        "runner.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
@@ -27,6 +31,9 @@ class Revision(models.Model):
     answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
     body = models.TextField()
+    run = models.ForeignKey(
+        "runner.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 

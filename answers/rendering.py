@@ -76,10 +76,25 @@ def highlight_python(code: str) -> str:
     return highlight(code, PythonLexer(), HtmlFormatter(nowrap=True))
 
 
-def render_cell(cell: Cell) -> str:
+def render_cell(cell: Cell, result: dict | None = None, run_status: str | None = None) -> str:
+    if result is not None:
+        state = result["status"]
+    else:
+        state = {"queued": "queued", "running": "running", "waiting_gpu": "waiting-gpu"}.get(
+            run_status, "not-run"
+        )
     return render_to_string(
         "answers/cell.html",
-        {"cell": cell, "code_html": highlight_python(cell.code), "state": "not-run"},
+        {"cell": cell, "code_html": highlight_python(cell.code), "state": state, "result": result},
+    )
+
+
+def render_badge(provenance: dict | None, cell_count: int, run_status: str | None) -> str:
+    if not cell_count:
+        return ""
+    return render_to_string(
+        "answers/provenance.html",
+        {"provenance": provenance, "cell_count": cell_count, "run_status": run_status},
     )
 
 
@@ -95,7 +110,15 @@ def plain_text(fragment: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(_TAG.sub(" ", fragment))).strip()
 
 
-def render_answer(source: str) -> RenderedAnswer:
+def render_answer(
+    source: str,
+    *,
+    results: dict[int, dict] | None = None,
+    provenance: dict | None = None,
+    run_status: str | None = None,
+) -> RenderedAnswer:
+    """Render Markdown; with a finished run's results, each cell shows its real output."""
+    results = results or {}
     parsed = parse_answer(source)
     token = f"kbcell{secrets.token_hex(8)}n"
     md = _markdown()
@@ -106,7 +129,9 @@ def render_answer(source: str) -> RenderedAnswer:
     cells_by_index = {cell.index: cell for cell in parsed.cells}
 
     def put_back(match: re.Match) -> str:
-        return render_cell(cells_by_index[int(match.group(1))])
+        index = int(match.group(1))
+        return render_cell(cells_by_index[index], results.get(index), run_status)
 
     body_html = re.sub(rf"<p>{token}(\d+)x</p>", put_back, prose_html)
+    body_html = render_badge(provenance, len(parsed.cells), run_status) + body_html
     return RenderedAnswer(html=body_html, toc_html=toc_html, text=text, parsed=parsed)

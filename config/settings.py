@@ -189,12 +189,49 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         "polling_interval": 0.05,
     }
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+# Reliability (see runner/tasks.py for the per-task settings):
+# - a worker reserves one job at a time, so a slow run never holds others hostage;
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# - jobs are acknowledged after they ran and redelivered when their worker dies;
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# - Redis redelivers an unacknowledged job after the visibility timeout, which must stay above
+#   the longest allowed run (600 s) or a long run would be handed to a second worker;
+#   runner.services.run_start also refuses a job another live worker is running.
+CELERY_VISIBILITY_TIMEOUT_S = int(env("CELERY_VISIBILITY_TIMEOUT", "3600"))
+# - publishing gives up fast when the broker is down: the row is saved and the sweep
+#   (runner.requeue_stale_runs, on beat) sends it when the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-runs": {
+        "task": "runner.requeue_stale_runs",
+        "schedule": 60.0,
+        "options": {"queue": "cpu"},
+    },
+}
+if CELERY_BROKER_URL != "filesystem://":
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S,
+        # Look for jobs of dead workers every few seconds (kombu's default is every ~100 s).
+        "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT_S // 3)),
+        "unacked_restore_throttle": 1,
+    }
 
 # Production hardening; `manage.py check --deploy` passes with DJANGO_DEBUG off.
 if not DEBUG:

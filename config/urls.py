@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
+from config.health import healthz
 from kb import views as kb_views
 from kb.sitemaps import QuestionSitemap, TagSitemap
 
@@ -12,7 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
     path("robots.txt", kb_views.robots_txt, name="robots_txt"),
-    path("healthz", kb_views.healthz, name="healthz"),
+    path("healthz", healthz, name="healthz"),
     path("", include("kb.urls")),
 ]
 

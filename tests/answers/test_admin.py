@@ -63,7 +63,7 @@ def test_preview_shows_the_rendered_answer_of_a_draft(staff_client):
     client.post("/admin/kb/question/add/", _question_form())
     question = Question.objects.get(slug="why-relu")
     html = client.get(f"/admin/kb/question/{question.pk}/preview/").content.decode()
-    assert '<h2 id="gradients">' in html and "draft" in html and "Not yet run" in html
+    assert '<h2 id="gradients">' in html and "draft" in html and "Queued to run" in html
     assert client.get("/questions/why-relu/").status_code == 404  # drafts stay private
 
 

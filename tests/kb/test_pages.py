@@ -39,7 +39,7 @@ def test_article_page_shows_answer_toc_tags_related_and_call_to_action(client, f
     assert response.status_code == 200
     assert '<h1 id="question-title">How are deep learning' in html
     assert 'href="#weight-sharing"' in html  # table of contents
-    assert "Not yet run" in html and "448" in html
+    assert "Queued to run" in html and "Not yet verified" in html and "448" in html
     assert "Related questions" in html and "Pooling layers" in html and "Unrelated" not in html
     assert "Request a demo" in html
     assert "Last updated" in html
@@ -109,10 +109,23 @@ def test_robots_txt_points_to_the_sitemap(client, settings):
     assert f"Sitemap: {settings.SITE_URL}/sitemap.xml" in body and "Disallow: /admin/" in body
 
 
-def test_privacy_page_and_healthz(client):
+def test_privacy_page(client):
     assert "Privacy" in client.get("/privacy/").content.decode()
+
+
+def test_healthz_reports_database_broker_and_an_empty_worker_pool(client):
     health = client.get("/healthz")
-    assert health.status_code == 200 and health.json()["checks"]["database"] is True
+    assert health.status_code == 200
+    assert health.json() == {
+        "status": "degraded",
+        "checks": {"database": True, "broker": True, "workers": {"live": 0, "cpu": 0, "gpu": 0}},
+    }
+
+
+def test_healthz_is_503_when_the_broker_is_down(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.json()["checks"]["broker"] is False
 
 
 def test_500_page_renders_without_a_request_context(rf):

@@ -1,0 +1,185 @@
+"""Inside the sandbox: run an answer's cells in order, in one namespace, like a notebook.
+
+After each cell the runner sends one frame on the result pipe with what only it can see (the
+last expression's repr, the exception, figures, peak memory); the supervisor reads stdout and
+stderr itself and decides the cell's status, so a cell cannot grade itself by writing frames.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import builtins
+import contextlib
+import gc
+import io
+import linecache
+import math
+import os
+import random
+import sys
+import time
+import traceback
+
+from runner.protocol import write_frame
+
+_OUT_OF_MEMORY_HINTS = ("can't allocate memory", "DefaultCPUAllocator: not enough memory")
+
+
+def seed_everything() -> None:
+    """The seed contract authors rely on: the same three seeds before the first cell."""
+    import numpy
+    import torch
+
+    random.seed(0)
+    numpy.random.seed(0)
+    torch.manual_seed(0)
+
+
+def _reset_peak_memory() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")  # reset VmHWM, the peak resident set size
+    except OSError:
+        pass
+
+
+def _peak_memory() -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _exception_names(exc: BaseException) -> list[str]:
+    names = []
+    for cls in type(exc).__mro__:
+        names.append(cls.__name__)
+        names.append(f"{cls.__module__}.{cls.__qualname__}")
+    return names
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without the runner's own frames."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and any(hint in str(exc) for hint in _OUT_OF_MEMORY_HINTS)
+    )
+
+
+def execute(code: str, filename: str, namespace: dict) -> object:
+    """Run ``code``; when it ends in an expression, return that expression's value."""
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    tree = ast.parse(code, filename, "exec")
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    # Running the author's code is this module's whole purpose; the sandbox contains it.
+    exec(compile(tree, filename, "exec"), namespace)  # noqa: S102
+    if last is not None:
+        return eval(compile(last, filename, "eval"), namespace)  # noqa: S307
+    return None
+
+
+def capture_figures(limits, taken_so_far: int) -> tuple[list[bytes], str | None]:
+    """PNGs of the figures left open (then closed), and why some were refused, if any."""
+    import matplotlib.pyplot as plt
+
+    numbers = plt.get_fignums()
+    pngs: list[bytes] = []
+    refused = None
+    if len(numbers) > limits.figures_per_cell:
+        refused = f"{len(numbers)} figures left open (at most {limits.figures_per_cell} per cell)"
+    for number in numbers[: limits.figures_per_cell]:
+        if taken_so_far + len(pngs) >= limits.figures_per_answer:
+            refused = f"more than {limits.figures_per_answer} figures in the answer"
+            break
+        figure = plt.figure(number)
+        width, height = figure.get_size_inches()
+        dpi = min(figure.dpi, math.sqrt(limits.figure_pixels / max(width * height, 1e-6)))
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi)
+        if buffer.tell() > limits.figure_bytes:
+            refused = f"a figure of {buffer.tell()} bytes (at most {limits.figure_bytes})"
+            continue
+        pngs.append(buffer.getvalue())
+    plt.close("all")
+    return pngs, refused
+
+
+def _truncated_repr(value: object, limit: int) -> str:
+    text = repr(value)
+    if len(text) > limit:
+        text = text[:limit] + f"... [repr truncated at {limit} characters]"
+    return text
+
+
+def _report(result_fd: int, ack_fd: int, report: dict) -> None:
+    write_frame(result_fd, report)
+    os.read(ack_fd, 1)  # the supervisor has read this cell's output: go on
+
+
+def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cuda: bool) -> None:
+    harness_pid = os.getpid()
+    # Freed on MemoryError so the report itself can still be built and sent.
+    reserve = bytearray(1024 * 1024)
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    figures_taken = 0
+    seed_everything()
+    for cell in cells:
+        index = cell["index"]
+        report: dict = {"t": "cell", "index": index}
+        if cell["options"].get("device") == "cuda" and not has_cuda:
+            report["skipped"] = "needs a CUDA device; this worker has none"
+            _report(result_fd, ack_fd, report)
+            continue
+        _reset_peak_memory()
+        started = time.perf_counter()
+        try:
+            value = execute(cell["code"], f"<cell {index}>", namespace)
+            if value is not None:
+                report["repr"] = _truncated_repr(value, limits.repr_bytes)
+        except BaseException as exc:  # noqa: BLE001 - every exception is the cell's result
+            if os.getpid() != harness_pid:
+                os._exit(1)
+            if _is_out_of_memory(exc):
+                del reserve
+                namespace.clear()
+                gc.collect()
+                report["memory_error"] = f"{type(exc).__name__}: {exc}"
+            report["exception"] = {
+                "names": _exception_names(exc),
+                "line": traceback.format_exception_only(type(exc), exc)[-1].strip(),
+                "traceback": _user_traceback(exc),
+            }
+        if os.getpid() != harness_pid:
+            # A process the cell forked fell back into the runner: it must never report.
+            os._exit(0)
+        report["duration_s"] = time.perf_counter() - started
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        if "memory_error" not in report:
+            try:
+                pngs, refused = capture_figures(limits, figures_taken)
+            except Exception as exc:  # noqa: BLE001 - a broken figure is reported, not fatal
+                pngs, refused = [], f"figures could not be saved: {exc!r}"
+            figures_taken += len(pngs)
+            report["figures"] = [base64.b64encode(png).decode() for png in pngs]
+            if refused:
+                report["figure_limit"] = refused
+        report["peak_memory_bytes"] = _peak_memory()
+        _report(result_fd, ack_fd, report)
+        if "memory_error" in report or "figure_limit" in report:
+            break  # a limit ends the session; the supervisor marks the rest skipped
+    write_frame(result_fd, {"t": "done"})

@@ -1,0 +1,322 @@
+"""The fork server: a long-lived process with NumPy, torch and matplotlib already imported.
+
+    with ForkServer.start() as server:
+        run = server.run_answer(parsed.cells)
+        for result in run:          # one CellResult per cell, as soon as each finishes
+            ...
+        run.info                    # RunInfo: sandbox facts, start and end, outcome
+
+The server is started with an environment built from an allow-list, so neither it nor any
+child it forks ever holds the worker's secrets. It never initialises CUDA (a CUDA context does
+not survive fork); cells that need CUDA initialise it in their own child. If the server itself
+dies, the run in progress reports `crashed` and the next ``run_answer`` starts a new server.
+
+Run as ``python -m runner.forkserver``; it then speaks length-prefixed JSON on stdin/stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from runner.protocol import CellResult, CellStatus, Limits, RunInfo, read_frame, write_frame
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Passed through to the server (and, for CUDA_VISIBLE_DEVICES, to the cells): nothing else.
+SERVER_ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")
+CELL_ENV_ALLOW = ("CUDA_VISIBLE_DEVICES",)
+# Readable by `nobody` on a developer machine: the SQLite database, uploads, local env files.
+DEFAULT_HIDDEN_PATHS = (PROJECT_ROOT / "var", PROJECT_ROOT / ".env")
+NOBODY_UID = 65534
+
+
+def _cell_to_job(cell) -> dict:
+    if isinstance(cell, dict):
+        return cell
+    return {
+        "index": cell.index,
+        "line": cell.line,
+        "code": cell.code,
+        "options": cell.options.as_dict(),
+        "expected": cell.expected,
+    }
+
+
+class ServerDied(RuntimeError):
+    pass
+
+
+class AnswerRun:
+    """Iterate for each cell's CellResult as it finishes; then ``info`` holds the RunInfo."""
+
+    def __init__(self, server: ForkServer, cells: list[dict], limits: Limits):
+        self.server = server
+        self.cells = cells
+        self.limits = limits
+        self.results: list[CellResult] = []
+        self.info: RunInfo | None = None
+        self._iterator = self._iterate()
+
+    def __iter__(self) -> Iterator[CellResult]:
+        return self._iterator
+
+    def __next__(self) -> CellResult:
+        return next(self._iterator)
+
+    def wait(self) -> tuple[list[CellResult], RunInfo]:
+        for _ in self:
+            pass
+        return self.results, self.info
+
+    def _iterate(self) -> Iterator[CellResult]:
+        server = self.server
+        server._ensure_running()
+        started = time.time()
+        grace = self.limits.setup_timeout_s + 30
+        from runner.supervisor import answer_timeout
+
+        deadline = time.monotonic() + answer_timeout(self.cells, self.limits) + grace
+        finished = False
+        try:
+            server._send({"t": "run", "job": server._job(self.cells, self.limits)})
+            while True:
+                frame = server._receive(deadline)
+                if frame["t"] == "cell":
+                    result = CellResult.from_json(frame["result"])
+                    self.results.append(result)
+                    yield result
+                elif frame["t"] == "end":
+                    self.info = RunInfo(**frame["info"])
+                    finished = True
+                    return
+        except ServerDied as exc:
+            server._discard()
+            self.info = RunInfo(
+                started_at=started, finished_at=time.time(), outcome="crashed", detail=str(exc)
+            )
+            finished = True
+            yield from self._unreported(CellStatus.CRASHED, f"the fork server died: {exc}")
+        finally:
+            if not finished:
+                # The caller stopped iterating: cancel, and read to the end so the server is
+                # ready for the next answer.
+                server._cancel_and_drain(deadline)
+
+    def _unreported(self, first: CellStatus, detail: str) -> Iterator[CellResult]:
+        done = {r.index for r in self.results}
+        status = first
+        for cell in self.cells:
+            if cell["index"] in done:
+                continue
+            result = CellResult(
+                index=cell["index"], line=cell["line"], status=status,
+                expected=cell["expected"], error=detail,
+            )
+            status, detail = CellStatus.SKIPPED, "not run: the session ended before it"
+            self.results.append(result)
+            yield result
+
+
+class ForkServer:
+    def __init__(
+        self,
+        *,
+        limits: Limits | None = None,
+        python: str = sys.executable,
+        sandbox_uid: int = NOBODY_UID,
+        hidden_paths: Iterable[str | Path] = DEFAULT_HIDDEN_PATHS,
+    ):
+        self.limits = limits or Limits()
+        self.python = python
+        self.sandbox_uid = sandbox_uid
+        self.hidden_paths = [str(p) for p in hidden_paths]
+        self.process: subprocess.Popen | None = None
+        self.hello: dict = {}
+
+    @classmethod
+    def start(cls, **kwargs) -> ForkServer:
+        server = cls(**kwargs)
+        server._spawn()
+        return server
+
+    def __enter__(self) -> ForkServer:
+        self._ensure_running()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def has_cuda(self) -> bool:
+        return bool(self.hello.get("has_cuda"))
+
+    def resident_memory_bytes(self) -> int | None:
+        from runner.supervisor import _read_rss
+
+        return _read_rss(self.pid) if self.pid else None
+
+    def run_answer(self, cells: Iterable, *, limits: Limits | None = None,
+                   answer_timeout_s: float | None = None) -> AnswerRun:
+        """Start running ``cells`` (answers.cells.Cell objects) in one fresh sandboxed child."""
+        limits = limits or self.limits
+        if answer_timeout_s is not None:
+            limits = replace(limits, answer_timeout_s=answer_timeout_s)
+        return AnswerRun(self, [_cell_to_job(c) for c in cells], limits)
+
+    def close(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            process.stdin.close()
+            process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait()
+        finally:
+            process.stdout.close()
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _spawn(self) -> None:
+        env = {name: os.environ[name] for name in SERVER_ENV_ALLOW if name in os.environ}
+        env.update(PYTHONPATH=str(PROJECT_ROOT), PYTHONHASHSEED="0", MPLBACKEND="Agg",
+                   PYTHONDONTWRITEBYTECODE="1")
+        self.process = subprocess.Popen(
+            [self.python, "-m", "runner.forkserver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd="/",
+        )
+        self.hello = self._receive(time.monotonic() + 120)
+
+    def _ensure_running(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            self._discard()
+            self._spawn()
+
+    def _discard(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            for stream in (process.stdin, process.stdout):
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def _job(self, cells: list[dict], limits: Limits) -> dict:
+        return {
+            "cells": cells,
+            "limits": limits.as_dict(),
+            "uid": self.sandbox_uid,
+            "hidden_paths": self.hidden_paths,
+            "has_cuda": self.has_cuda,
+            "env": {name: os.environ[name] for name in CELL_ENV_ALLOW if name in os.environ},
+        }
+
+    def _send(self, message: dict) -> None:
+        try:
+            write_frame(self.process.stdin.fileno(), message)
+        except (OSError, AttributeError) as exc:
+            raise ServerDied(f"cannot write to the fork server: {exc}") from exc
+
+    def _receive(self, deadline: float) -> dict:
+        if self.process is None:
+            raise ServerDied("no fork server")
+        fd = self.process.stdout.fileno()
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([fd], [], [], max(remaining, 0))
+        if not ready:
+            raise ServerDied("the fork server stopped answering")
+        try:
+            frame = read_frame(fd)
+        except (OSError, ValueError) as exc:
+            raise ServerDied(str(exc)) from exc
+        if frame is None:
+            code = self.process.wait()
+            raise ServerDied(f"the fork server exited with code {code}")
+        return frame
+
+    def _cancel_and_drain(self, deadline: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self._send({"t": "cancel"})
+            while self._receive(deadline)["t"] != "end":
+                pass
+        except ServerDied:
+            self._discard()
+
+
+# --- the server process -------------------------------------------------------------------------
+
+
+def _preload() -> None:
+    """Import and warm up the libraries once, so each child starts with them ready."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import io
+
+    import matplotlib.pyplot as plt
+    import numpy
+    import numpy.random
+    import torch
+
+    import runner.cellexec
+
+    # Tiny enough to stay single-threaded: no OpenMP pool exists when the server forks.
+    repr(torch.ones(3).sum())
+    repr(numpy.ones(3).sum())
+    runner.cellexec.seed_everything()
+    figure = plt.figure()
+    figure.gca().plot([0, 1], [0, 1])
+    figure.savefig(io.BytesIO(), format="png")
+    plt.close("all")
+    gc.collect()
+    gc.freeze()  # children need not scan the preloaded objects (fewer copy-on-write faults)
+
+
+def serve() -> None:
+    proto_out = os.dup(1)
+    os.dup2(2, 1)  # anything printed by accident goes to stderr, never into the protocol
+    proto_in = 0
+    _preload()
+    from runner import sandbox, supervisor
+    from runner.fingerprint import environment_fingerprint
+
+    sandbox.prctl(sandbox.PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller's Ctrl-C is the caller's to handle
+    fingerprint = environment_fingerprint()
+
+    def emit(message: dict) -> None:
+        write_frame(proto_out, message)
+
+    emit({"t": "hello", "pid": os.getpid(), "has_cuda": fingerprint["device"] == "cuda",
+          "fingerprint": fingerprint})
+    while True:
+        message = read_frame(proto_in)
+        if message is None:
+            return
+        if message.get("t") != "run":
+            continue  # a stray "cancel" that arrives after its run ended
+        if not supervisor.run_job(message["job"], emit=emit, control_fd=proto_in):
+            return
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,143 @@
+"""A run executes one ordered list of cells on the worker pool and keeps every cell's result.
+
+runner knows nothing of questions or answers: answers asks for a run of its cells through
+runner.services and keeps a reference to it.
+"""
+
+import hashlib
+
+from django.db import models
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    WAITING_GPU = "waiting_gpu", "Waiting for a GPU worker"
+    RUNNING = "running", "Running"
+    VERIFIED = "verified", "Verified"
+    FAILED = "failed", "Failed"
+
+
+FINISHED = (RunStatus.VERIFIED, RunStatus.FAILED)
+
+
+class Run(models.Model):
+    key = models.CharField(max_length=64, db_index=True, help_text="Execution key: cells + environment.")
+    cells = models.JSONField(help_text="The cells as run: code, options, expected output, line.")
+    queue = models.CharField(max_length=10, default="cpu")
+    status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    forced = models.BooleanField(default=False, help_text="Requested past the cache.")
+    cells_done = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    fingerprint = models.JSONField(default=dict, blank=True)
+    sandbox = models.JSONField(default=dict, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["key", "status"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.status})"
+
+    @property
+    def cell_count(self) -> int:
+        return len(self.cells)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class CellStatus(models.TextChoices):
+    PASSED = "passed", "Passed"
+    RAN = "ran", "Ran"
+    MISMATCH = "mismatch", "Output differs"
+    ERROR = "error", "Error"
+    TIMEOUT = "timeout", "Timed out"
+    MEMORY_LIMIT = "memory_limit", "Memory limit"
+    OUTPUT_LIMIT = "output_limit", "Output limit"
+    CRASHED = "crashed", "Crashed"
+    SKIPPED = "skipped", "Skipped"
+
+
+OK_CELL_STATUSES = (CellStatus.PASSED, CellStatus.RAN)
+
+
+class RunCell(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results")
+    index = models.PositiveIntegerField()
+    line = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=12, choices=CellStatus.choices)
+    output = models.TextField(blank=True)
+    expected = models.TextField(null=True, blank=True)  # noqa: DJ001 (None: no expected output given)
+    stderr = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    duration_s = models.FloatField(default=0)
+    peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            # A redelivered job overwrites its cells' rows instead of adding a second result.
+            models.UniqueConstraint(fields=["run", "index"], name="one_result_per_cell")
+        ]
+
+    def __str__(self) -> str:
+        return f"Cell {self.index} of run {self.run_id}: {self.status}"
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_CELL_STATUSES
+
+
+def figure_storage_path(digest: str) -> str:
+    return f"figures/{digest[:2]}/{digest}.png"
+
+
+def figure_path(instance: "RunFigure", filename: str) -> str:
+    return figure_storage_path(instance.sha256)
+
+
+class RunFigure(models.Model):
+    cell = models.ForeignKey(RunCell, on_delete=models.CASCADE, related_name="figures")
+    position = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    image = models.FileField(upload_to=figure_path, max_length=200)
+
+    class Meta:
+        ordering = ["cell", "position"]
+        constraints = [models.UniqueConstraint(fields=["cell", "position"], name="one_figure_per_position")]
+
+    def __str__(self) -> str:
+        return self.image.name
+
+    @staticmethod
+    def digest(png: bytes) -> str:
+        return hashlib.sha256(png).hexdigest()
+
+
+class Worker(models.Model):
+    """What a worker says it is; refreshed by its heartbeat."""
+
+    name = models.CharField(max_length=200, unique=True)
+    queues = models.JSONField(default=list)
+    device = models.CharField(max_length=10, default="cpu")
+    fingerprint = models.JSONField(default=dict)
+    started_at = models.DateTimeField()
+    last_heartbeat = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

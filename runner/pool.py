@@ -1,0 +1,58 @@
+"""The worker side: one fork server per worker process, and the worker's heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from .fingerprint import environment_fingerprint
+from .forkserver import ForkServer
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL_S = 10.0
+
+_server: ForkServer | None = None
+_server_lock = threading.Lock()
+
+
+def fork_server() -> ForkServer:
+    """This process's fork server, started on first use (and again if it died)."""
+    global _server
+    with _server_lock:
+        if _server is None:
+            _server = ForkServer.start()
+        return _server
+
+
+def fork_server_stop() -> None:
+    global _server
+    with _server_lock:
+        if _server is not None:
+            _server.close()
+            _server = None
+
+
+def heartbeat_start(*, name: str, queues: list[str]) -> threading.Event:
+    """Publish what this worker is every few seconds until the returned event is set."""
+    from .services import worker_heartbeat
+
+    stop = threading.Event()
+    started_at = timezone.now()
+    fingerprint = environment_fingerprint()
+
+    def beat() -> None:
+        while True:
+            close_old_connections()
+            try:
+                worker_heartbeat(name=name, queues=queues, fingerprint=fingerprint, started_at=started_at)
+            except Exception:  # the database may be briefly away; the next beat tries again
+                logger.exception("worker heartbeat failed")
+            if stop.wait(HEARTBEAT_INTERVAL_S):
+                return
+
+    threading.Thread(target=beat, name="kb-heartbeat", daemon=True).start()
+    return stop

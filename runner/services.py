@@ -1,0 +1,276 @@
+"""Every write to runner's tables, and every run state transition, happens here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from .fingerprint import environment_fingerprint, execution_key
+from .models import (
+    FINISHED,
+    OK_CELL_STATUSES,
+    CellStatus,
+    Run,
+    RunCell,
+    RunFigure,
+    RunStatus,
+    Worker,
+    figure_storage_path,
+)
+from .signals import cell_finished, run_finished
+from .specs import cells_from_json, queue_for
+
+logger = logging.getLogger(__name__)
+
+# A worker is live while its heartbeat is younger than this (heartbeats every 10 s).
+WORKER_LIVE_WINDOW = timedelta(seconds=45)
+# A job that killed its worker this many times ends as crashed instead of looping.
+MAX_ATTEMPTS = 3
+
+
+def live_workers(*, queue: str | None = None):
+    workers = Worker.objects.filter(last_heartbeat__gte=timezone.now() - WORKER_LIVE_WINDOW)
+    if queue:
+        workers = [w for w in workers if queue in w.queues]
+    return list(workers)
+
+
+def pool_fingerprint(*, queue: str) -> dict:
+    """The environment a run on this queue gets: the freshest worker's, else this machine's."""
+    for worker in Worker.objects.order_by("-last_heartbeat"):
+        if queue in worker.queues and worker.fingerprint:
+            return worker.fingerprint
+    return environment_fingerprint()
+
+
+def _enqueue(run_id: int, queue: str) -> None:
+    from .tasks import execute_run
+
+    try:
+        execute_run.apply_async((run_id,), queue=queue)
+    except Exception:  # broker down: the run stays queued and run_requeue_stale sends it later
+        logger.exception("Could not queue run %s; it stays queued for the sweep", run_id)
+
+
+@transaction.atomic
+def run_request(*, cells: list[dict], force: bool = False) -> Run:
+    """A run for these cells: a finished one with the same execution key, or a new queued one.
+
+    The job is sent after the surrounding transaction commits, so a worker never looks for a
+    run that is not yet visible.
+    """
+    queue = queue_for(cells)
+    key = execution_key(cells_from_json(cells), pool_fingerprint(queue=queue))
+    if not force:
+        # Finished or still in flight: either way nothing new executes for the same key.
+        existing = Run.objects.filter(key=key).order_by("-requested_at").first()
+        if existing is not None:
+            return existing
+    waiting_gpu = queue == "gpu" and not live_workers(queue="gpu")
+    run = Run.objects.create(
+        key=key,
+        cells=cells,
+        queue=queue,
+        forced=force,
+        status=RunStatus.WAITING_GPU if waiting_gpu else RunStatus.QUEUED,
+    )
+    transaction.on_commit(lambda: _enqueue(run.pk, queue))
+    return run
+
+
+def _worker_is_live(name: str) -> bool:
+    return Worker.objects.filter(name=name, last_heartbeat__gte=timezone.now() - WORKER_LIVE_WINDOW).exists()
+
+
+def run_requeue_stale(*, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Send again runs stuck for `older_than`: still queued (the broker was down when they were
+    requested) or running on a worker that stopped beating (a transport without redelivery)."""
+    cutoff = timezone.now() - older_than
+    waiting = Run.objects.filter(
+        status__in=[RunStatus.QUEUED, RunStatus.WAITING_GPU], requested_at__lt=cutoff
+    )
+    orphaned = [
+        run
+        for run in Run.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff)
+        if not _worker_is_live(run.worker)
+    ]
+    stale = [*waiting, *orphaned]
+    for run in stale:
+        _enqueue(run.pk, run.queue)
+    return len(stale)
+
+
+def run_start(*, run_id: int, worker: str, redelivered: bool = False) -> Run | None:
+    """Claim a run for this attempt; None when there is nothing (left) to do.
+
+    A redelivered job (its worker died before acknowledging it) takes the run over; any other
+    second message for a run that a live worker is running is a duplicate and is dropped.
+    """
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status in FINISHED:
+            return None  # a redelivered job whose run already finished: nothing to do
+        taken = run.status == RunStatus.RUNNING and run.worker != worker
+        if taken and not redelivered and _worker_is_live(run.worker):
+            return None  # a duplicate message while another live worker is on it
+        run.attempts += 1
+        if run.attempts > MAX_ATTEMPTS:
+            _give_up(run, f"The run stopped its worker {MAX_ATTEMPTS} times; not trying again.")
+            return None
+        run.status = RunStatus.RUNNING
+        run.worker = worker
+        run.started_at = timezone.now()
+        run.save(update_fields=["attempts", "status", "worker", "started_at"])
+        return run
+
+
+def _give_up(run: Run, detail: str) -> None:
+    done = set(run.results.values_list("index", flat=True))
+    for position, cell in enumerate(run.cells):
+        if position not in done:
+            status = CellStatus.CRASHED if position == len(done) else CellStatus.SKIPPED
+            RunCell.objects.update_or_create(
+                run=run,
+                index=position,
+                defaults={
+                    "line": cell.get("line", 0),
+                    "status": status,
+                    "expected": cell.get("expected"),
+                    "error": detail if status == CellStatus.CRASHED else "",
+                },
+            )
+    run.status = RunStatus.FAILED
+    run.detail = detail
+    run.finished_at = timezone.now()
+    run.cells_done = len(run.cells)
+    run.save(update_fields=["status", "detail", "finished_at", "cells_done"])
+    run_finished.send(sender=Run, run=run)
+
+
+def _store_figure(cell: RunCell, position: int, png: bytes) -> None:
+    digest = RunFigure.digest(png)
+    figure = RunFigure(cell=cell, position=position, sha256=digest)
+    path = figure_storage_path(digest)  # content-hash names: the same image is stored once
+    if not default_storage.exists(path):
+        default_storage.save(path, ContentFile(png))
+    figure.image.name = path
+    figure.save()
+
+
+def run_record_cell(*, run: Run, result) -> RunCell:
+    """Store one cell's result as soon as it arrives; idempotent for a redelivered job."""
+    with transaction.atomic():
+        cell, _ = RunCell.objects.update_or_create(
+            run=run,
+            index=result.index,
+            defaults={
+                "line": result.line,
+                "status": str(result.status),
+                "output": result.output,
+                "expected": result.expected,
+                "stderr": result.stderr,
+                "error": result.error or "",
+                "duration_s": result.duration_s,
+                "peak_memory_bytes": result.peak_memory_bytes,
+            },
+        )
+        cell.figures.all().delete()
+        for position, png in enumerate(result.figures):
+            _store_figure(cell, position, png)
+        Run.objects.filter(pk=run.pk).update(cells_done=result.index + 1)
+    cell_finished.send(sender=Run, run=run, cell=cell)
+    return cell
+
+
+@transaction.atomic  # receivers of run_finished commit with the status: no half-updated page
+def run_finish(*, run: Run, fingerprint: dict, sandbox: dict, detail: str = "") -> Run:
+    statuses = list(run.results.values_list("status", flat=True))
+    verified = len(statuses) == len(run.cells) and all(s in OK_CELL_STATUSES for s in statuses)
+    run.status = RunStatus.VERIFIED if verified else RunStatus.FAILED
+    run.fingerprint = fingerprint
+    run.sandbox = sandbox
+    run.detail = detail
+    run.cells_done = len(statuses)
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "fingerprint", "sandbox", "detail", "cells_done", "finished_at"])
+    run_finished.send(sender=Run, run=run)
+    return run
+
+
+def worker_heartbeat(*, name: str, queues: list[str], fingerprint: dict, started_at=None) -> None:
+    now = timezone.now()
+    Worker.objects.update_or_create(
+        name=name,
+        defaults={
+            "queues": queues,
+            "device": fingerprint.get("device", "cpu"),
+            "fingerprint": fingerprint,
+            "last_heartbeat": now,
+            "started_at": started_at or now,
+        },
+    )
+
+
+def run_execute(*, run: Run, server) -> Run:
+    """Run the cells on this worker's fork server, storing each result as it arrives."""
+    answer_run = server.run_answer(run.cells)
+    for result in answer_run:
+        run_record_cell(run=run, result=result)
+    info = answer_run.info
+    return run_finish(
+        run=run,
+        fingerprint=environment_fingerprint(),
+        sandbox=info.sandbox if info else {},
+        detail=info.detail if info else "",
+    )
+
+
+def run_get(*, run_id: int) -> Run | None:
+    return Run.objects.filter(pk=run_id).first()
+
+
+def run_results(*, run: Run) -> dict[int, dict]:
+    """Each stored cell result as plain data for rendering, keyed by cell index."""
+    cells = run.results.prefetch_related("figures")
+    return {
+        cell.index: {
+            "status": cell.status,
+            "status_label": cell.get_status_display(),
+            "ok": cell.ok,
+            "output": cell.output,
+            "expected": cell.expected,
+            "stderr": cell.stderr,
+            "error": cell.error,
+            "duration_s": cell.duration_s,
+            "figures": [figure.image.url for figure in cell.figures.all()],
+        }
+        for cell in cells
+    }
+
+
+def run_provenance(*, run: Run) -> dict:
+    fingerprint = run.fingerprint or {}
+    return {
+        "run_id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "finished_at": run.finished_at,
+        "started_at": run.started_at,
+        "python": fingerprint.get("python"),
+        "torch": fingerprint.get("torch"),
+        "numpy": fingerprint.get("numpy"),
+        "matplotlib": fingerprint.get("matplotlib"),
+        "device": fingerprint.get("device"),
+        "device_name": fingerprint.get("device_name"),
+        "cuda": fingerprint.get("cuda"),
+        "worker": run.worker,
+        "cells": run.cell_count,
+        "duration_s": run.duration_s,
+        "sandbox": run.sandbox,
+        "detail": run.detail,
+    }

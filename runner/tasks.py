@@ -1,0 +1,62 @@
+"""Celery tasks: thin shells that load ids and call services.
+
+Deadlines: a run's cells are held to their own limits inside the sandbox (at most 600 s for
+an answer); the task's hard time limit is a backstop above that.
+"""
+
+from celery import shared_task
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready, worker_shutdown
+
+from . import pool, services
+
+RUN_TIME_LIMIT_S = 600 + 60
+
+
+@shared_task(
+    name="runner.execute_run",
+    acks_late=True,  # acknowledged after the run: a worker that dies mid-run gets it redelivered
+    reject_on_worker_lost=True,  # ... including when the pool process is killed
+    time_limit=RUN_TIME_LIMIT_S,
+    ignore_result=True,
+)
+def execute_run(run_id: int) -> None:
+    request = execute_run.request
+    run = services.run_start(
+        run_id=run_id,
+        worker=request.hostname or "unknown",
+        redelivered=bool((request.delivery_info or {}).get("redelivered")),
+    )
+    if run is not None:
+        services.run_execute(run=run, server=pool.fork_server())
+
+
+@shared_task(name="runner.requeue_stale_runs", ignore_result=True, time_limit=60)
+def requeue_stale_runs() -> int:
+    return services.run_requeue_stale()
+
+
+_heartbeat_stop = None
+
+
+@worker_ready.connect
+def _start_heartbeat(sender, **kwargs):
+    global _heartbeat_stop
+    queues = sorted(q.name for q in sender.task_consumer.queues)
+    _heartbeat_stop = pool.heartbeat_start(name=sender.hostname, queues=queues)
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**kwargs):
+    if _heartbeat_stop is not None:
+        _heartbeat_stop.set()
+
+
+@worker_process_init.connect
+def _warm_fork_server(**kwargs):
+    # Start the fork server (libraries imported once) before the first job arrives.
+    pool.fork_server()
+
+
+@worker_process_shutdown.connect
+def _stop_fork_server(**kwargs):
+    pool.fork_server_stop()

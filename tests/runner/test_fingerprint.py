@@ -1,0 +1,32 @@
+from answers.cells import parse_answer
+from runner.fingerprint import environment_fingerprint, execution_key
+
+MARKDOWN = "```python run\nx = 1\n```\n\n```output\n1\n```\n"
+
+
+def test_fingerprint_names_versions_and_device():
+    fingerprint = environment_fingerprint()
+    assert set(fingerprint) == {"python", "torch", "numpy", "matplotlib", "device", "device_name", "cuda"}
+    assert fingerprint["torch"] and fingerprint["numpy"] and fingerprint["matplotlib"]
+    assert fingerprint["device"] in {"cpu", "cuda"}
+    if fingerprint["device"] == "cpu":
+        assert fingerprint["cuda"] is None
+
+
+def test_fingerprint_does_not_initialise_cuda():
+    import torch
+
+    environment_fingerprint.cache_clear()
+    environment_fingerprint()
+    assert not torch.cuda.is_initialized()
+
+
+def test_execution_key_ignores_prose_and_follows_code_options_expected_and_environment():
+    fingerprint = environment_fingerprint()
+    key = execution_key(parse_answer(MARKDOWN).cells, fingerprint)
+    assert key == execution_key(parse_answer("Intro prose.\n\n" + MARKDOWN + "\nMore.").cells, fingerprint)
+    assert key != execution_key(parse_answer(MARKDOWN.replace("x = 1", "x = 2")).cells, fingerprint)
+    assert key != execution_key(parse_answer(MARKDOWN.replace("run", "run timeout=5")).cells, fingerprint)
+    assert key != execution_key(parse_answer(MARKDOWN.replace("\n1\n", "\n2\n")).cells, fingerprint)
+    assert key != execution_key(parse_answer(MARKDOWN).cells, dict(fingerprint, torch="0.0"))
+    assert key == execution_key(parse_answer(MARKDOWN).cells, dict(fingerprint, device_name="other"))

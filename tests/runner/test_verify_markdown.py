@@ -1,0 +1,124 @@
+"""`manage.py verify_markdown` through the real command line and the real sandbox."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ONE_OF_EACH = """# One cell of each status
+
+```python run
+x = 40 + 2
+x
+```
+
+```output
+42
+```
+
+```python run
+print("no expected output")
+```
+
+```python run
+x + 1
+```
+
+```output
+44
+```
+
+```python run
+1 / 0
+```
+
+```python run timeout=1
+while True:
+    pass
+```
+
+```python run
+print("never")
+```
+"""
+
+LIMITS = """```python run timeout=5
+huge = bytearray(64 * 1024**3)
+```
+
+```python run timeout=5
+while True:
+    print("spam" * 1000)
+```
+"""
+
+CRASH = """```python run
+import os
+os._exit(3)
+```
+"""
+
+CUDA = """```python run device=cuda
+import torch
+torch.ones(1, device="cuda")
+```
+"""
+
+
+def verify(*paths, json_output=True):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+    env["DJANGO_DEBUG"] = "1"
+    command = [sys.executable, "manage.py", "verify_markdown", *map(str, paths)]
+    if json_output:
+        command.append("--json")
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_one_cell_of_each_status(tmp_path):
+    files = {"each.md": ONE_OF_EACH, "limits.md": LIMITS, "crash.md": CRASH, "cuda.md": CUDA,
+             "spam.md": LIMITS.split("\n\n", 1)[1],
+             "bad.md": "Intro\n\n```python run colour=red\nx = 1\n```\n",
+             "clean.md": "Prose.\n\n```python run\n2 * 21\n```\n\n```output\n42\n```\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    done = verify(*(tmp_path / name for name in files))
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    by_name = {Path(f["path"]).name: f for f in document["files"]}
+    statuses = {name: [c["status"] for c in f["cells"]] for name, f in by_name.items()}
+    assert statuses["each.md"] == ["passed", "ran", "mismatch", "error", "timeout", "skipped"]
+    assert statuses["limits.md"] == ["memory_limit", "skipped"]
+    assert statuses["crash.md"] == ["crashed"]
+    assert statuses["spam.md"] == ["output_limit"]
+    assert statuses["clean.md"] == ["passed"]
+    assert statuses["cuda.md"] in (["skipped"], ["ran"])  # ran only where a GPU exists
+    assert {name: f["status"] for name, f in by_name.items()} == {
+        "each.md": "failed", "limits.md": "failed", "spam.md": "failed", "crash.md": "failed",
+        "bad.md": "failed", "clean.md": "verified",
+        "cuda.md": "failed" if statuses["cuda.md"] == ["skipped"] else "verified",
+    }
+    cell = by_name["each.md"]["cells"][0]
+    assert set(cell) == {"index", "line", "status", "output", "expected", "stderr", "error", "figures",
+                         "duration_s"}
+    assert (cell["index"], cell["line"], cell["output"], cell["expected"]) == (0, 3, "42", "42")
+    assert cell["figures"] == 0
+    assert "ZeroDivisionError" in by_name["each.md"]["cells"][3]["error"]
+    assert [c["status"] for c in by_name["limits.md"]["cells"]] == ["memory_limit", "skipped"]
+    bad = by_name["bad.md"]
+    assert bad["errors"][0]["line"] == 3 and "colour" in bad["errors"][0]["message"]
+
+
+def test_exit_code_zero_only_when_every_file_is_verified(tmp_path):
+    clean = tmp_path / "clean.md"
+    clean.write_text("```python run\nprint('hi')\n```\n\n```output\nhi\n```\n")
+    bad = tmp_path / "bad.md"
+    bad.write_text("Intro\n\n```python run colour=red\nx = 1\n```\n")
+    done = verify(clean, json_output=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verified" in done.stdout
+    done = verify(clean, bad, json_output=False)
+    assert done.returncode == 1
+    assert "line 3" in done.stdout and "colour" in done.stdout and "failed" in done.stdout
