@@ -1,17 +1,52 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import F
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from .models import Answer, Revision
-from .services import answer_save
+from kb.models import Question
+from runner import services as runner_services
+
+from .models import Answer, Reproduction, Revision
+from .notebooks import MAX_NOTEBOOK_BYTES, NotebookError, notebook_to_markdown
+from .services import answer_publish_override, answer_save, answer_verify
 
 
 class AnswerForm(forms.ModelForm):
+    # The revision the editor started from: saving over someone else's newer revision is refused
+    # (their revision is kept either way; this stops one silently replacing the other).
+    base_revision = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = Answer
         fields = ["body"]
         widgets = {
             "body": forms.Textarea(attrs={"rows": 28, "class": "vLargeTextField", "spellcheck": "true"})
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["base_revision"].initial = _latest_revision_number(self.instance)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and self.has_changed():
+            latest = _latest_revision_number(self.instance)
+            base = cleaned.get("base_revision")
+            if base is not None and base != latest:
+                raise forms.ValidationError(
+                    f"Someone else saved revision {latest} of this answer after you opened it. "
+                    "Your text is still here: compare it with the history, then save again.",
+                    code="stale_revision",
+                )
+        return cleaned
+
+
+def _latest_revision_number(answer: Answer) -> int:
+    return answer.revisions.order_by("-number").values_list("number", flat=True).first() or 0
 
 
 class AnswerInline(admin.StackedInline):
@@ -20,14 +55,193 @@ class AnswerInline(admin.StackedInline):
     extra = 1
     max_num = 1
     can_delete = False
-    readonly_fields = ["authoring_problems"]
-    fields = ["body", "authoring_problems"]
+    readonly_fields = ["verification", "authoring_problems"]
+    fields = ["body", "base_revision", "verification", "authoring_problems"]
 
     @admin.display(description="Authoring problems")
     def authoring_problems(self, obj):
         if not obj or not obj.authoring_errors:
             return "None"
         return "; ".join(f"line {e['line']}: {e['message']}" for e in obj.authoring_errors)
+
+    @admin.display(description="Verification")
+    def verification(self, obj):
+        if not obj or not obj.pk:
+            return "Runs when you save."
+        return format_html(
+            '<div class="kb-run-progress" data-status-url="{}"><p class="kb-run-progress__label">{}</p>'
+            '<progress max="1" value="0"></progress><ol class="kb-run-progress__cells"></ol></div>',
+            reverse("admin:kb_question_run_status", args=[obj.question_id]),
+            verification_label(obj),
+        )
+
+
+def verification_label(answer: Answer | None) -> str:
+    if answer is None:
+        return "No answer"
+    if answer.authoring_errors:
+        return "Authoring errors"
+    if answer.cell_count == 0:
+        return "No code"
+    if answer.run is None:
+        return "Not run"
+    label = answer.run.get_status_display()
+    if answer.stopped_passing_at:
+        label += " (stopped passing)"
+    elif answer.published_revision_id and answer.has_unpublished_changes:
+        label += " (readers see an earlier revision)"
+    return label
+
+
+class VerificationFilter(admin.SimpleListFilter):
+    title = "verification"
+    parameter_name = "verification"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("verified", "Verified"),
+            ("failed", "Failed"),
+            ("pending", "Queued or running"),
+            ("stopped_passing", "Stopped passing"),
+            ("unpublished_changes", "Newer revision not shown"),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in ("verified", "failed"):
+            return queryset.filter(answer__run__status=value)
+        if value == "pending":
+            return queryset.filter(answer__run__status__in=["queued", "running", "waiting_gpu"])
+        if value == "stopped_passing":
+            return queryset.filter(answer__stopped_passing_at__isnull=False)
+        if value == "unpublished_changes":
+            return queryset.filter(answer__published_revision__isnull=False).exclude(
+                answer__published_html=F("answer__rendered_html")
+            )
+        return queryset
+
+
+class NotebookUploadForm(forms.Form):
+    notebook = forms.FileField(
+        help_text=f"A Jupyter notebook (.ipynb), at most {MAX_NOTEBOOK_BYTES // 2**20} MB."
+    )
+    title = forms.CharField(
+        max_length=200, required=False, help_text="Defaults to the notebook's first heading."
+    )
+    slug = forms.SlugField(max_length=200, required=False)
+
+    def clean_notebook(self):
+        upload = self.cleaned_data["notebook"]
+        if upload.size > MAX_NOTEBOOK_BYTES:
+            raise forms.ValidationError(f"The notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB.")
+        try:
+            self.parsed = notebook_to_markdown(upload.read())
+        except NotebookError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return upload
+
+    def clean(self):
+        cleaned = super().clean()
+        if hasattr(self, "parsed"):
+            title = cleaned.get("title") or self.parsed[0]
+            if not title:
+                self.add_error("title", "The notebook has no heading to use as the title: give one.")
+            cleaned["title"] = title
+        return cleaned
+
+
+class AnswerAdminMixin:
+    """What the question admin offers for its answer: status, live progress, verify, notebooks."""
+
+    @admin.display(description="Verification")
+    def verification_status(self, obj):
+        return verification_label(getattr(obj, "answer", None))
+
+    @admin.action(description="Verify now (run again, even if cached)")
+    def verify_now(self, request, queryset):
+        count = 0
+        for question in queryset.select_related("answer"):
+            answer = getattr(question, "answer", None)
+            if answer is not None and answer.cell_count:
+                answer_verify(answer=answer, force=True)
+                count += 1
+        self.message_user(request, f"Queued {count} run(s).")
+
+    def answer_urls(self):
+        site = self.admin_site
+        return [
+            path(
+                "<int:pk>/run-status/", site.admin_view(self.run_status_view), name="kb_question_run_status"
+            ),
+            path(
+                "import-notebook/",
+                site.admin_view(self.import_notebook_view),
+                name="kb_question_import_notebook",
+            ),
+        ]
+
+    def run_status_view(self, request, pk: int):
+        answer = get_object_or_404(Answer.objects.select_related("run"), question_id=pk)
+        run = answer.run
+        if run is None:
+            return JsonResponse({"status": None, "label": verification_label(answer), "cells": []})
+        results = runner_services.run_results(run=run)
+        cells = [
+            {
+                "index": cell["index"],
+                "line": cell["line"],
+                "status": results[cell["index"]]["status"] if cell["index"] in results else None,
+                "status_label": results[cell["index"]]["status_label"]
+                if cell["index"] in results
+                else "waiting",
+                "output": results[cell["index"]]["output"][:2000] if cell["index"] in results else "",
+                "error": results[cell["index"]]["error"][-2000:] if cell["index"] in results else "",
+            }
+            for cell in run.cells
+        ]
+        return JsonResponse(
+            {
+                "status": run.status,
+                "label": verification_label(answer),
+                "finished": run.is_finished,
+                "cells_done": run.cells_done,
+                "cell_count": run.cell_count,
+                "cells": cells,
+            }
+        )
+
+    def import_notebook_view(self, request):
+        form = NotebookUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            title = form.cleaned_data["title"]
+            slug = form.cleaned_data["slug"] or _unique_slug(title)
+            question = Question.objects.create(title=title, slug=slug, author=request.user)
+            answer_save(question=question, body=form.parsed[1], by=request.user)
+            messages.success(request, "Notebook imported as a draft; its cells are running now.")
+            return redirect("admin:kb_question_change", question.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "opts": Question._meta,
+            "title": "Start an answer from a notebook",
+        }
+        return render(request, "admin/kb/question/import_notebook.html", context)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        question = form.instance
+        if question.allow_unverified and hasattr(question, "answer"):
+            answer_publish_override(answer=question.answer)
+
+
+def _unique_slug(title: str) -> str:
+    from django.utils.text import slugify
+
+    base = slugify(title)[:180] or "notebook"
+    slug, n = base, 2
+    while Question.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
 
 
 def answer_save_from_formset(*, formset, question, by) -> None:
@@ -47,7 +261,7 @@ class RevisionInline(admin.TabularInline):
     model = Revision
     extra = 0
     can_delete = False
-    fields = ["number", "created_at", "created_by", "body"]
+    fields = ["number", "created_at", "created_by", "run", "body"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -56,14 +270,55 @@ class RevisionInline(admin.TabularInline):
 
 @admin.register(Answer)
 class AnswerAdmin(admin.ModelAdmin):
-    list_display = ["question", "cell_count", "updated_at", "updated_by"]
+    list_display = [
+        "question",
+        "cell_count",
+        "verification",
+        "published_revision",
+        "updated_at",
+        "updated_by",
+    ]
     search_fields = ["question__title", "body"]
-    readonly_fields = ["question", "cell_count", "updated_at", "updated_by", "authoring_errors"]
-    fields = ["question", "body", "cell_count", "authoring_errors", "updated_at", "updated_by"]
+    readonly_fields = [
+        "question",
+        "cell_count",
+        "updated_at",
+        "updated_by",
+        "authoring_errors",
+        "run",
+        "published_revision",
+        "published_verified",
+        "stopped_passing_at",
+    ]
+    fields = [
+        "question",
+        "body",
+        "cell_count",
+        "authoring_errors",
+        "run",
+        "published_revision",
+        "published_verified",
+        "stopped_passing_at",
+        "updated_at",
+        "updated_by",
+    ]
     inlines = [RevisionInline]
+
+    @admin.display(description="Verification")
+    def verification(self, obj):
+        return verification_label(obj)
 
     def has_add_permission(self, request):
         return False  # answers are written from their question's page
 
     def save_model(self, request, obj, form, change):
         answer_save(question=obj.question, body=form.cleaned_data["body"], by=request.user)
+
+
+@admin.register(Reproduction)
+class ReproductionAdmin(admin.ModelAdmin):
+    list_display = ["answer", "run", "created_at"]
+    readonly_fields = ["answer", "revision", "run", "verified_run", "client", "created_at"]
+
+    def has_add_permission(self, request):
+        return False

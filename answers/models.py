@@ -18,11 +18,27 @@ class Answer(models.Model):
     run = models.ForeignKey(
         "runner.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
+    # What readers see: the latest revision that verified (or was published by override).
+    published_revision = models.ForeignKey(
+        "Revision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    published_html = models.TextField(blank=True, editable=False)
+    published_toc_html = models.TextField(blank=True, editable=False)
+    published_verified = models.BooleanField(default=False, editable=False)
+    published_run = models.ForeignKey(
+        "runner.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    # Set when a re-verification of the published revision failed; cleared when it passes again.
+    stopped_passing_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
     def __str__(self) -> str:
         return f"Answer to {self.question}"
+
+    @property
+    def has_unpublished_changes(self) -> bool:
+        return self.published_revision_id is None or self.published_html != self.rendered_html
 
 
 class Revision(models.Model):
@@ -43,3 +59,20 @@ class Revision(models.Model):
 
     def __str__(self) -> str:
         return f"Revision {self.number} of {self.answer.question}"
+
+
+class Reproduction(models.Model):
+    """A reader's "Run again" of a published answer: a fresh run past the cache."""
+
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="reproductions")
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey("runner.Run", on_delete=models.CASCADE, related_name="+")
+    verified_run = models.ForeignKey("runner.Run", null=True, on_delete=models.SET_NULL, related_name="+")
+    client = models.CharField(max_length=64, help_text="Keyed hash of the client address.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Reproduction {self.pk} of {self.answer}"

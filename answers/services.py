@@ -1,24 +1,33 @@
-"""Writes to answers: every save renders once, keeps a revision, reindexes the question and
-asks runner (through runner.services only) for a run of the cells."""
+"""Writes to answers. Every save renders once, keeps a revision, reindexes the question and
+asks runner (through runner.services only) for a run of the cells. What readers see changes
+only when a revision verifies, or when staff publish it by override."""
+
+from __future__ import annotations
+
+import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 from kb.models import Question
 from kb.services import question_reindex
 from runner import services as runner_services
 from runner.specs import cell_to_json
 
+from .cells import ParsedAnswer
 from .models import Answer, Revision
-from .rendering import render_answer
+from .rendering import RenderedAnswer, render_answer
+
+logger = logging.getLogger(__name__)
 
 
-def _request_run(parsed, *, force: bool = False):
-    if not parsed.cells:
+def _request_run(parsed: ParsedAnswer, *, force: bool = False):
+    if not parsed.cells or parsed.errors:
         return None
     return runner_services.run_request(cells=[cell_to_json(c) for c in parsed.cells], force=force)
 
 
-def _render(body: str, run):
+def _render(body: str, run) -> RenderedAnswer:
     if run is None or not run.is_finished:
         return render_answer(body, run_status=run.status if run else None)
     return render_answer(
@@ -26,6 +35,47 @@ def _render(body: str, run):
         results=runner_services.run_results(run=run),
         provenance=runner_services.run_provenance(run=run),
         run_status=run.status,
+    )
+
+
+def _is_verified(answer: Answer) -> bool:
+    if answer.authoring_errors:
+        return False
+    if answer.cell_count == 0:
+        return True  # prose only: nothing to run, nothing unverified to show
+    return answer.run is not None and answer.run.status == "verified"
+
+
+def _latest_revision(answer: Answer) -> Revision | None:
+    return answer.revisions.order_by("-number").first()
+
+
+def _publish_if_ready(answer: Answer) -> None:
+    """Show the current revision to readers if it verified, or if staff chose to override.
+
+    A revision that fails leaves the last verified one in place.
+    """
+    verified = _is_verified(answer)
+    if not verified and not answer.question.allow_unverified:
+        return
+    if not verified and answer.run is not None and not answer.run.is_finished:
+        return  # override, but let the run finish first so readers see its real outputs
+    answer.published_revision = _latest_revision(answer)
+    answer.published_html = answer.rendered_html
+    answer.published_toc_html = answer.toc_html
+    answer.published_verified = verified
+    answer.published_run = answer.run
+    if verified:
+        answer.stopped_passing_at = None
+    answer.save(
+        update_fields=[
+            "published_revision",
+            "published_html",
+            "published_toc_html",
+            "published_verified",
+            "published_run",
+            "stopped_passing_at",
+        ]
     )
 
 
@@ -41,7 +91,7 @@ def answer_save(*, question: Question, body: str, by=None) -> Answer:
     if answer is not None and answer.body == body and answer.revisions.exists():
         return answer
     parsed = render_answer(body).parsed
-    run = _request_run(parsed) if not parsed.errors else None
+    run = _request_run(parsed)
     rendered = _render(body, run)
     if answer is None:
         answer = Answer(question=question)
@@ -57,35 +107,62 @@ def answer_save(*, question: Question, body: str, by=None) -> Answer:
     last = answer.revisions.order_by("-number").values_list("number", flat=True).first() or 0
     Revision.objects.create(answer=answer, number=last + 1, body=body, created_by=by, run=run)
     question_reindex(question=question, document=rendered.text)
+    _publish_if_ready(answer)
     return answer
 
 
 def answer_verify(*, answer: Answer, force: bool = False) -> Answer:
     """Ask for a run of the answer's current cells; with force, past the cache."""
     parsed = render_answer(answer.body).parsed
-    if parsed.errors:
+    if parsed.errors or not parsed.cells:
         return answer
     with transaction.atomic():
         run = _request_run(parsed, force=force)
         answer.run = run
         answer.save(update_fields=["run"])
-        latest = answer.revisions.order_by("-number").first()
-        if latest is not None:
-            latest.run = run
-            latest.save(update_fields=["run"])
-    answer_rerender(answer=answer)
+        Revision.objects.filter(pk=getattr(_latest_revision(answer), "pk", None)).update(run=run)
+        answer_refresh(answer=answer)
     return answer
 
 
-def answer_rerender(*, answer: Answer) -> None:
-    """Store the HTML again with the run's outputs in place (no new revision)."""
+def answer_refresh(*, answer: Answer) -> None:
+    """Store the staff view again with the run's outputs in place, and publish if ready."""
     rendered = _render(answer.body, answer.run)
-    Answer.objects.filter(pk=answer.pk).update(rendered_html=rendered.html, toc_html=rendered.toc_html)
+    answer.rendered_html, answer.toc_html = rendered.html, rendered.toc_html
+    answer.save(update_fields=["rendered_html", "toc_html"])
+    run = answer.run
+    if run is not None and run.is_finished and run.status != "verified" and _republishing(answer):
+        answer.stopped_passing_at = answer.stopped_passing_at or timezone.now()
+        answer.save(update_fields=["stopped_passing_at"])
+        transaction.on_commit(lambda: _notify_stopped_passing(answer.pk))
+    _publish_if_ready(answer)
+
+
+def _republishing(answer: Answer) -> bool:
+    """True when the failing run re-checked what readers already see (no edit since)."""
+    published = answer.published_revision
+    return published is not None and published.body == answer.body and answer.published_verified
+
+
+def _notify_stopped_passing(answer_id: int) -> None:
+    from .tasks import notify_stopped_passing
+
+    try:
+        notify_stopped_passing.delay(answer_id)
+    except Exception:  # broker down: the admin list still shows it under "stopped passing"
+        logger.exception("could not queue the stopped-passing e-mail for answer %s", answer_id)
 
 
 def answers_refresh_for_run(*, run_id: int) -> int:
     """Called when a run finishes: every answer showing that run gets its outputs rendered."""
-    answers = list(Answer.objects.filter(run_id=run_id).select_related("run"))
+    answers = list(
+        Answer.objects.filter(run_id=run_id).select_related("run", "question", "published_revision")
+    )
     for answer in answers:
-        answer_rerender(answer=answer)
+        answer_refresh(answer=answer)
     return len(answers)
+
+
+def answer_publish_override(*, answer: Answer) -> None:
+    """Staff chose to show the current revision even though it did not verify."""
+    _publish_if_ready(answer)

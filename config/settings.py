@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "kb",
     "answers",
     "runner",
+    "demo_requests",
+    "consent",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +75,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # request.consent first; analytics then counts only what consent allows (issue 5).
+    "consent.middleware.ConsentMiddleware",
+    "analytics.middleware.ArticleViewMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -88,6 +94,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "kb.context_processors.site",
+                "consent.context_processors.consent",
             ],
         },
     },
@@ -181,6 +188,25 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "kb@localhost")
 
+# Demo requests (demo_requests/): where sales are told, and the spam traps.
+SALES_EMAIL = env_list("SALES_EMAIL", "sales@localhost")
+DEMO_REQUEST_EMAIL_QUEUE = env("DEMO_REQUEST_EMAIL_QUEUE", "cpu")
+DEMO_REQUEST_MIN_SECONDS = float(env("DEMO_REQUEST_MIN_SECONDS", "3"))  # faster than this is a bot
+DEMO_REQUEST_MAX_AGE_S = int(env("DEMO_REQUEST_MAX_AGE_S", str(4 * 3600)))  # an older form is replayed
+_rate = env("DEMO_REQUEST_RATE_LIMIT", "5/600")  # posts per client per window in seconds
+DEMO_REQUEST_RATE_LIMIT = (int(_rate.split("/")[0]), int(_rate.split("/")[1]))
+# Behind a reverse proxy, the META key of the header it sets to the client's address
+# (e.g. HTTP_X_REAL_IP); the default trusts only the socket's address.
+DEMO_REQUEST_CLIENT_IP_HEADER = env("DEMO_REQUEST_CLIENT_IP_HEADER", "REMOTE_ADDR")
+DEMO_REQUEST_RETENTION_DAYS = int(env("DEMO_REQUEST_RETENTION_DAYS", "730"))  # after closing
+
+# Cookie consent (consent/) and first-party analytics (analytics/). A new policy version
+# makes the banner ask every visitor again.
+CONSENT_POLICY_VERSION = env("CONSENT_POLICY_VERSION", "2025-06")
+CONSENT_COOKIE_SECURE = not DEBUG
+CONSENT_RECORD_RETENTION_DAYS = int(env("CONSENT_RECORD_RETENTION_DAYS", "1095"))
+ANALYTICS_COOKIE_MAX_AGE_S = 182 * 24 * 3600
+
 # Celery: Redis in production and tests; the filesystem transport on one machine.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or ("filesystem://" if DEBUG else required("CELERY_BROKER_URL"))
 if CELERY_BROKER_URL == "filesystem://":
@@ -224,6 +250,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "cpu"},
     },
+    "reverify-published": {"task": "answers.reverify_published", "schedule": 24 * 3600.0},
+    "reverify-on-environment-change": {"task": "answers.reverify_on_environment_change", "schedule": 300.0},
+    "demo-requests-requeue-unsent-emails": {
+        "task": "demo_requests.requeue_unsent_emails",
+        "schedule": 60.0,
+        "options": {"queue": DEMO_REQUEST_EMAIL_QUEUE},
+    },
+    "demo-requests-purge-closed": {"task": "demo_requests.purge_closed", "schedule": 24 * 3600.0},
+    "consent-purge-old-records": {"task": "consent.purge_old_records", "schedule": 24 * 3600.0},
 }
 if CELERY_BROKER_URL != "filesystem://":
     CELERY_BROKER_TRANSPORT_OPTIONS = {

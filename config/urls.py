@@ -14,6 +14,9 @@ urlpatterns = [
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
     path("robots.txt", kb_views.robots_txt, name="robots_txt"),
     path("healthz", healthz, name="healthz"),
+    path("demo/", include("demo_requests.urls")),
+    path("consent/", include("consent.urls")),
+    path("", include("answers.urls")),
     path("", include("kb.urls")),
 ]
 

@@ -3,7 +3,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from answers.admin import AnswerInline, answer_save_from_formset
+from answers.admin import AnswerAdminMixin, AnswerInline, VerificationFilter, answer_save_from_formset
 
 from .models import Question, Tag
 from .services import question_publish
@@ -17,9 +17,9 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
-    list_display = ["title", "status", "published_at", "updated_at", "preview_link"]
-    list_filter = ["status", "tags", "published_at"]
+class QuestionAdmin(AnswerAdminMixin, admin.ModelAdmin):
+    list_display = ["title", "status", "verification_status", "published_at", "updated_at", "preview_link"]
+    list_filter = ["status", VerificationFilter, "tags", "published_at"]
     search_fields = ["title", "summary", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["tags"]
@@ -30,6 +30,7 @@ class QuestionAdmin(admin.ModelAdmin):
         "summary",
         "tags",
         "status",
+        "allow_unverified",
         "author",
         "preview_link",
         "created_at",
@@ -37,7 +38,9 @@ class QuestionAdmin(admin.ModelAdmin):
         "published_at",
     ]
     inlines = [AnswerInline]
-    actions = ["publish_selected"]
+    actions = ["publish_selected", "verify_now"]
+    change_list_template = "admin/kb/question/change_list.html"
+    change_form_template = "admin/kb/question/change_form.html"
 
     @admin.display(description="Preview")
     def preview_link(self, obj):
@@ -52,7 +55,7 @@ class QuestionAdmin(admin.ModelAdmin):
         preview = path(
             "<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="kb_question_preview"
         )
-        return [preview, *super().get_urls()]
+        return [preview, *self.answer_urls(), *super().get_urls()]
 
     def preview_view(self, request, pk: int):
         question = get_object_or_404(Question, pk=pk)

@@ -33,6 +33,12 @@ class Question(models.Model):
     summary = models.CharField(max_length=300, blank=True)
     tags = models.ManyToManyField(Tag, related_name="questions", blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    allow_unverified = models.BooleanField(
+        "publish even if not verified",
+        default=False,
+        help_text="Show the latest revision to readers even when its cells did not verify. "
+        "The page then states plainly that its outputs are not verified.",
+    )
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

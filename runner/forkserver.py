@@ -72,6 +72,16 @@ class AnswerRun:
     def __next__(self) -> CellResult:
         return next(self._iterator)
 
+    def close(self) -> None:
+        """Stop early: cancel the run and drain the server so it is ready for the next one."""
+        self._iterator.close()
+
+    def __enter__(self) -> AnswerRun:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def wait(self) -> tuple[list[CellResult], RunInfo]:
         for _ in self:
             pass
@@ -118,8 +128,11 @@ class AnswerRun:
             if cell["index"] in done:
                 continue
             result = CellResult(
-                index=cell["index"], line=cell["line"], status=status,
-                expected=cell["expected"], error=detail,
+                index=cell["index"],
+                line=cell["line"],
+                status=status,
+                expected=cell["expected"],
+                error=detail,
             )
             status, detail = CellStatus.SKIPPED, "not run: the session ended before it"
             self.results.append(result)
@@ -168,8 +181,9 @@ class ForkServer:
 
         return _read_rss(self.pid) if self.pid else None
 
-    def run_answer(self, cells: Iterable, *, limits: Limits | None = None,
-                   answer_timeout_s: float | None = None) -> AnswerRun:
+    def run_answer(
+        self, cells: Iterable, *, limits: Limits | None = None, answer_timeout_s: float | None = None
+    ) -> AnswerRun:
         """Start running ``cells`` (answers.cells.Cell objects) in one fresh sandboxed child."""
         limits = limits or self.limits
         if answer_timeout_s is not None:
@@ -192,8 +206,9 @@ class ForkServer:
     # --- plumbing ---------------------------------------------------------------------------
     def _spawn(self) -> None:
         env = {name: os.environ[name] for name in SERVER_ENV_ALLOW if name in os.environ}
-        env.update(PYTHONPATH=str(PROJECT_ROOT), PYTHONHASHSEED="0", MPLBACKEND="Agg",
-                   PYTHONDONTWRITEBYTECODE="1")
+        env.update(
+            PYTHONPATH=str(PROJECT_ROOT), PYTHONHASHSEED="0", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1"
+        )
         self.process = subprocess.Popen(
             [self.python, "-m", "runner.forkserver"],
             stdin=subprocess.PIPE,
@@ -306,8 +321,14 @@ def serve() -> None:
     def emit(message: dict) -> None:
         write_frame(proto_out, message)
 
-    emit({"t": "hello", "pid": os.getpid(), "has_cuda": fingerprint["device"] == "cuda",
-          "fingerprint": fingerprint})
+    emit(
+        {
+            "t": "hello",
+            "pid": os.getpid(),
+            "has_cuda": fingerprint["device"] == "cuda",
+            "fingerprint": fingerprint,
+        }
+    )
     while True:
         message = read_frame(proto_in)
         if message is None:

@@ -218,9 +218,11 @@ def worker_heartbeat(*, name: str, queues: list[str], fingerprint: dict, started
 
 def run_execute(*, run: Run, server) -> Run:
     """Run the cells on this worker's fork server, storing each result as it arrives."""
-    answer_run = server.run_answer(run.cells)
-    for result in answer_run:
-        run_record_cell(run=run, result=result)
+    # Closing on any error cancels the sandbox and drains the server, so a failed write never
+    # leaves this run's late frames to be read as the next run's results.
+    with server.run_answer(run.cells) as answer_run:
+        for result in answer_run:
+            run_record_cell(run=run, result=result)
     info = answer_run.info
     return run_finish(
         run=run,
@@ -274,3 +276,21 @@ def run_provenance(*, run: Run) -> dict:
         "sandbox": run.sandbox,
         "detail": run.detail,
     }
+
+
+def outputs_match(*, expected: str, actual: str, tol: float | None = None) -> bool:
+    """The verification comparison (whitespace, `...`, tolerance), for callers outside runner."""
+    from .compare import matches
+
+    return matches(expected, actual, tol=tol)
+
+
+def run_figure_images(*, run: Run) -> dict[int, list[bytes]]:
+    """The PNG bytes of each cell's figures, keyed by cell index (for notebook export)."""
+    images: dict[int, list[bytes]] = {}
+    for figure in (
+        RunFigure.objects.filter(cell__run=run).select_related("cell").order_by("cell__index", "position")
+    ):
+        with figure.image.open("rb") as handle:
+            images.setdefault(figure.cell.index, []).append(handle.read())
+    return images

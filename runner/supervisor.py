@@ -322,8 +322,11 @@ class _Job:
             cell = self.cells[self.current]
             self._publish(
                 CellResult(
-                    index=cell["index"], line=cell["line"], status=CellStatus.SKIPPED,
-                    expected=cell["expected"], error=why or "not run: the session ended before it",
+                    index=cell["index"],
+                    line=cell["line"],
+                    status=CellStatus.SKIPPED,
+                    expected=cell["expected"],
+                    error=why or "not run: the session ended before it",
                 )
             )
         if reason is not None:

@@ -5,23 +5,18 @@ from answers.services import answer_save
 from kb.models import Question
 from kb.services import question_publish, tags_ensure
 
+# Worker, broker and SMTP fixtures, for every test folder.
+pytest_plugins = ["tests.support.workers"]
+
+# Prose only: it verifies without a worker (nothing to run), so page tests need no worker.
+# Tests of cells and runs use real workers (tests/workers).
 FLAGSHIP_BODY = """## Short answer
 
 Deep learning is the family; a convolutional network is one architecture in it.
 
-```python run
-import torch
-conv = torch.nn.Conv2d(3, 16, kernel_size=3)
-sum(p.numel() for p in conv.parameters())
-```
-
-```output
-448
-```
-
 ## Weight sharing
 
-Kernels are reused at every position.
+Kernels are reused at every position, so a `Conv2d(3, 16, kernel_size=3)` has 448 parameters.
 """
 
 

@@ -64,6 +64,7 @@ def test_preview_shows_the_rendered_answer_of_a_draft(staff_client):
     question = Question.objects.get(slug="why-relu")
     html = client.get(f"/admin/kb/question/{question.pk}/preview/").content.decode()
     assert '<h2 id="gradients">' in html and "draft" in html and "Queued to run" in html
+    assert "Expected output (not yet checked)" in html
     assert client.get("/questions/why-relu/").status_code == 404  # drafts stay private
 
 
@@ -86,3 +87,79 @@ def test_list_filters_and_search_work(staff_client):
 
 def test_anonymous_users_cannot_reach_the_admin(client):
     assert client.get("/admin/kb/question/").status_code == 302
+
+
+def test_two_staff_editing_at_once_lose_no_revision_and_the_second_is_warned(staff_client):
+    client, _ = staff_client
+    client.post("/admin/kb/question/add/", _question_form())
+    question = Question.objects.get(slug="why-relu")
+
+    def edit(body, base):
+        return _question_form(
+            **{
+                "answer-INITIAL_FORMS": "1",
+                "answer-0-id": str(question.answer.pk),
+                "answer-0-question": str(question.pk),
+                "answer-0-base_revision": str(base),
+                "answer-0-body": body,
+            }
+        )
+
+    # Both opened revision 1; the first saves, the second is told and keeps their text.
+    assert (
+        client.post(f"/admin/kb/question/{question.pk}/change/", edit("First editor's text", 1)).status_code
+        == 302
+    )
+    response = client.post(f"/admin/kb/question/{question.pk}/change/", edit("Second editor's text", 1))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Someone else saved revision 2" in html and "Second editor&#x27;s text" in html
+    assert list(
+        Revision.objects.filter(answer=question.answer).order_by("number").values_list("body", flat=True)
+    ) == [
+        _question_form()["answer-0-body"].strip(),
+        "First editor's text",
+    ]
+    # Saving again from the newer base keeps all three.
+    assert (
+        client.post(f"/admin/kb/question/{question.pk}/change/", edit("Second editor's text", 2)).status_code
+        == 302
+    )
+    assert Revision.objects.filter(answer=question.answer).count() == 3
+
+
+def test_notebook_upload_rejects_files_that_are_not_notebooks(staff_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client, _ = staff_client
+    url = "/admin/kb/question/import-notebook/"
+    for name, content, message in [
+        ("x.ipynb", b"this is not json", "not a valid Jupyter notebook"),
+        ("x.ipynb", b'{"cells": 3}', "not a valid Jupyter notebook"),
+        ("big.ipynb", b" " * (5 * 1024 * 1024 + 1), "larger than 5 MB"),
+    ]:
+        response = client.post(url, {"notebook": SimpleUploadedFile(name, content), "title": "T"})
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    assert not Question.objects.exists()
+
+
+def test_notebook_upload_starts_a_draft_answer_with_runnable_cells(staff_client):
+    import nbformat
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    client, _ = staff_client
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("# Shapes through a CNN"),
+            new_markdown_cell("Some prose."),
+            new_code_cell("import torch\ntorch.zeros(1, 3, 8, 8).shape"),
+        ]
+    )
+    upload = SimpleUploadedFile("shapes.ipynb", nbformat.writes(notebook).encode())
+    response = client.post("/admin/kb/question/import-notebook/", {"notebook": upload})
+    question = Question.objects.get(slug="shapes-through-a-cnn")
+    assert response.status_code == 302 and question.status == "draft"
+    assert question.answer.cell_count == 1
+    assert "Some prose." in question.answer.body and "```python run\nimport torch" in question.answer.body

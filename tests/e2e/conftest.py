@@ -46,8 +46,18 @@ def page(browser):
 
 
 @pytest.fixture
-def seeded_site(live_server):
-    call_command("import_articles", str(ROOT / "content"))
+def seeded_site(live_server, cpu_worker, tmp_path):
+    """The seeded flagship article, imported and verified by a real worker as on a fresh site.
+    (Only the flagship: every test starts from an empty database, and verifying all the
+    seeded articles for each browser test would cost minutes.)"""
+    import shutil
+
+    from answers.models import Answer
+    from tests.support.workers import wait_for
+
+    shutil.copy(ROOT / "content" / "deep-learning-vs-cnn.md", tmp_path)
+    call_command("import_articles", str(tmp_path))
+    wait_for(lambda: not Answer.objects.filter(published_revision__isnull=True).exists(), timeout=180)
     return live_server.url
 
 

@@ -39,7 +39,7 @@ def test_article_page_shows_answer_toc_tags_related_and_call_to_action(client, f
     assert response.status_code == 200
     assert '<h1 id="question-title">How are deep learning' in html
     assert 'href="#weight-sharing"' in html  # table of contents
-    assert "Queued to run" in html and "Not yet verified" in html and "448" in html
+    assert "448 parameters" in html
     assert "Related questions" in html and "Pooling layers" in html and "Unrelated" not in html
     assert "Request a demo" in html
     assert "Last updated" in html
@@ -58,6 +58,14 @@ def test_article_page_has_canonical_opengraph_and_techarticle_json_ld(client, fl
     assert "QAPage" not in html
     article = next(b for b in blocks if b["@type"] == "TechArticle")
     assert article["headline"] == flagship.title and article["url"] == url
+
+
+def test_an_answer_whose_cells_have_not_verified_is_not_shown_to_readers(client, make_question):
+    body = "## Result\n\n```python run\n1 + 1\n```\n\n```output\n2\n```\n"
+    make_question(title="Pending", slug="pending", body=body)
+    html = client.get("/questions/pending/").content.decode()
+    assert "being verified" in html
+    assert "1 + 1" not in html and "Expected output" not in html
 
 
 def test_json_ld_cannot_be_closed_by_a_title(client, make_question):

@@ -35,8 +35,13 @@ def make_cells(*specs) -> list[Cell]:
             spec = (spec,)
         code, expected, options = (*spec, None, None)[:3]
         cells.append(
-            Cell(index=index, line=1 + 10 * index, code=code, options=CellOptions(**(options or {})),
-                 expected=expected)
+            Cell(
+                index=index,
+                line=1 + 10 * index,
+                code=code,
+                options=CellOptions(**(options or {})),
+                expected=expected,
+            )
         )
     return cells
 

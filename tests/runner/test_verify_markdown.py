@@ -78,10 +78,15 @@ def verify(*paths, json_output=True):
 
 
 def test_one_cell_of_each_status(tmp_path):
-    files = {"each.md": ONE_OF_EACH, "limits.md": LIMITS, "crash.md": CRASH, "cuda.md": CUDA,
-             "spam.md": LIMITS.split("\n\n", 1)[1],
-             "bad.md": "Intro\n\n```python run colour=red\nx = 1\n```\n",
-             "clean.md": "Prose.\n\n```python run\n2 * 21\n```\n\n```output\n42\n```\n"}
+    files = {
+        "each.md": ONE_OF_EACH,
+        "limits.md": LIMITS,
+        "crash.md": CRASH,
+        "cuda.md": CUDA,
+        "spam.md": LIMITS.split("\n\n", 1)[1],
+        "bad.md": "Intro\n\n```python run colour=red\nx = 1\n```\n",
+        "clean.md": "Prose.\n\n```python run\n2 * 21\n```\n\n```output\n42\n```\n",
+    }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     done = verify(*(tmp_path / name for name in files))
@@ -96,13 +101,26 @@ def test_one_cell_of_each_status(tmp_path):
     assert statuses["clean.md"] == ["passed"]
     assert statuses["cuda.md"] in (["skipped"], ["ran"])  # ran only where a GPU exists
     assert {name: f["status"] for name, f in by_name.items()} == {
-        "each.md": "failed", "limits.md": "failed", "spam.md": "failed", "crash.md": "failed",
-        "bad.md": "failed", "clean.md": "verified",
+        "each.md": "failed",
+        "limits.md": "failed",
+        "spam.md": "failed",
+        "crash.md": "failed",
+        "bad.md": "failed",
+        "clean.md": "verified",
         "cuda.md": "failed" if statuses["cuda.md"] == ["skipped"] else "verified",
     }
     cell = by_name["each.md"]["cells"][0]
-    assert set(cell) == {"index", "line", "status", "output", "expected", "stderr", "error", "figures",
-                         "duration_s"}
+    assert set(cell) == {
+        "index",
+        "line",
+        "status",
+        "output",
+        "expected",
+        "stderr",
+        "error",
+        "figures",
+        "duration_s",
+    }
     assert (cell["index"], cell["line"], cell["output"], cell["expected"]) == (0, 3, "42", "42")
     assert cell["figures"] == 0
     assert "ZeroDivisionError" in by_name["each.md"]["cells"][3]["error"]

@@ -9,8 +9,7 @@ from kb.models import Question
 from kb.services import question_publish
 from runner.models import Run, RunCell, RunStatus, Worker
 from runner.tasks import execute_run
-
-from .conftest import wait_for
+from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -75,14 +74,16 @@ def test_prose_edit_runs_nothing_and_code_edit_runs_once(cpu_worker):
     assert RunCell.objects.get(run=rerun, index=0).output == "1216"
 
 
-def test_gpu_cell_waits_for_a_gpu_worker_and_is_not_run_on_the_cpu(client, cpu_worker, broker):
+def test_gpu_cell_waits_for_a_gpu_worker_and_is_not_run_on_the_cpu(client, cpu_worker, broker, admin_user):
     body = "```python run device=cuda\nimport torch\ntorch.ones(2, device='cuda').sum()\n```\n"
     question, answer = _published(slug="needs-gpu", body=body)
     run = Run.objects.get(pk=answer.run_id)
     assert run.queue == "gpu" and run.status == RunStatus.WAITING_GPU
     wait_for(lambda: broker.llen("gpu") == 1, timeout=10)  # still queued, not lost
-    html = client.get(f"/questions/{question.slug}/").content.decode()
-    assert "Waiting for a GPU worker" in html
+    assert "being verified" in client.get(f"/questions/{question.slug}/").content.decode()
+    client.force_login(admin_user)
+    preview = client.get(f"/admin/kb/question/{question.pk}/preview/").content.decode()
+    assert "Waiting for a GPU worker" in preview and "waiting for a GPU worker to run 1 cell" in preview
 
 
 def test_worker_publishes_what_it_is(cpu_worker):
@@ -104,10 +105,20 @@ def test_worker_killed_mid_run_completes_the_run_exactly_once(start_worker, brok
     # Its own queue, so only the two workers of this test can take the job.
     first = start_worker("victim", queues="chaos", CELERY_VISIBILITY_TIMEOUT="3")
     cells = [
-        {"index": 0, "line": 1, "code": "import time\ntime.sleep(2)\n'slept'", "expected": None,
-         "options": {"timeout": 30, "device": "cpu", "raises": None, "tol": None, "hide": False}},
-        {"index": 1, "line": 7, "code": "1 + 1", "expected": "2",
-         "options": {"timeout": 30, "device": "cpu", "raises": None, "tol": None, "hide": False}},
+        {
+            "index": 0,
+            "line": 1,
+            "code": "import time\ntime.sleep(2)\n'slept'",
+            "expected": None,
+            "options": {"timeout": 30, "device": "cpu", "raises": None, "tol": None, "hide": False},
+        },
+        {
+            "index": 1,
+            "line": 7,
+            "code": "1 + 1",
+            "expected": "2",
+            "options": {"timeout": 30, "device": "cpu", "raises": None, "tol": None, "hide": False},
+        },
     ]
     run = Run.objects.create(key="kill-test", cells=cells, queue="chaos")
     execute_run.apply_async((run.pk,), queue="chaos")

@@ -1,0 +1,79 @@
+"""Keeping published answers verified: periodic re-runs and telling staff what stopped passing."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.urls import reverse
+
+from kb.models import Question
+from runner import services as runner_services
+from runner.fingerprint import KEY_FIELDS
+
+from .models import Answer
+from .services import answer_verify
+
+
+def _published_answers():
+    return Answer.objects.filter(
+        question__status=Question.Status.PUBLISHED, cell_count__gt=0, published_revision__isnull=False
+    ).select_related("question", "published_run", "run", "published_revision")
+
+
+def answers_reverify_published(*, force: bool) -> int:
+    count = 0
+    for answer in _published_answers():
+        answer_verify(answer=answer, force=force)
+        count += 1
+    return count
+
+
+def answers_reverify_changed_environment() -> int:
+    """Answers whose published run ran in an environment other than the pool's current one.
+
+    A new fingerprint gives a new execution key, so answer_verify (not forced) queues exactly
+    one new run per answer and nothing when the environment is unchanged.
+    """
+    current = {field: runner_services.pool_fingerprint(queue="cpu").get(field) for field in KEY_FIELDS}
+    count = 0
+    for answer in _published_answers():
+        run = answer.published_run
+        if run is None or run.queue != "cpu":
+            continue
+        used = {field: (run.fingerprint or {}).get(field) for field in KEY_FIELDS}
+        if used != current and (answer.run_id == run.pk or answer.run.is_finished):
+            answer_verify(answer=answer)
+            count += 1
+    return count
+
+
+def staff_notify_stopped_passing(*, answer_id: int) -> None:
+    answer = Answer.objects.select_related("question", "run").filter(pk=answer_id).first()
+    if answer is None or answer.stopped_passing_at is None:
+        return
+    staff = list(
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not staff:
+        return
+    results = runner_services.run_results(run=answer.run)
+    failing = [
+        f"  cell {index + 1} (line {cell['line']}): {results[index]['status_label']}"
+        for index, cell in enumerate(answer.run.cells)
+        if index in results and not results[index]["ok"]
+    ]
+    admin_url = settings.SITE_URL + reverse("admin:kb_question_change", args=[answer.question_id])
+    send_mail(
+        subject=f"Answer stopped passing: {answer.question.title}"[:150],
+        message=(
+            f"The published answer to “{answer.question.title}” no longer verifies.\n"
+            f"Readers still see the last verified version.\n\n"
+            f"Run #{answer.run_id} failed:\n" + "\n".join(failing) + f"\n\nReview it: {admin_url}\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=staff,
+    )

@@ -1,0 +1,80 @@
+"""Readers' "Run again": a fresh run of the published cells, limited per client and in total."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from runner import services as runner_services
+from runner.specs import cell_to_json
+
+from .cells import parse_answer
+from .models import Answer, Reproduction
+
+PER_CLIENT_LIMIT = 3
+PER_CLIENT_WINDOW = timedelta(minutes=10)
+MAX_IN_FLIGHT = 4
+_IN_FLIGHT = ("queued", "running", "waiting_gpu")
+# Default reprs carry memory addresses (<Line2D object at 0x7f...>) that differ on every run.
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+
+
+def _without_addresses(text: str) -> str:
+    return _ADDRESS.sub("0x…", text)
+
+
+class ReproduceRefused(Exception):
+    """Why a run could not be started, in words for the reader."""
+
+
+def client_key(remote_addr: str) -> str:
+    """A keyed hash of the address: enough to rate-limit, useless for identifying anyone."""
+    return hmac.new(settings.SECRET_KEY.encode(), remote_addr.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def reproduction_start(*, answer: Answer, client: str) -> Reproduction:
+    revision = answer.published_revision
+    if revision is None or not answer.published_verified or answer.cell_count == 0:
+        raise ReproduceRefused("This answer has no verified code to run again.")
+    since = timezone.now() - PER_CLIENT_WINDOW
+    if Reproduction.objects.filter(client=client, created_at__gte=since).count() >= PER_CLIENT_LIMIT:
+        minutes = int(PER_CLIENT_WINDOW.total_seconds() // 60)
+        raise ReproduceRefused(
+            f"You can run answers again {PER_CLIENT_LIMIT} times every {minutes} minutes. "
+            "Please try again a little later."
+        )
+    if Reproduction.objects.filter(run__status__in=_IN_FLIGHT).count() >= MAX_IN_FLIGHT:
+        raise ReproduceRefused("Our workers are busy with other readers' runs. Please try again in a minute.")
+    cells = [cell_to_json(c) for c in parse_answer(revision.body).cells]
+    run = runner_services.run_request(cells=cells, force=True)
+    return Reproduction.objects.create(
+        answer=answer, revision=revision, run=run, verified_run=answer.published_run, client=client
+    )
+
+
+def reproduction_comparison(*, reproduction: Reproduction) -> list[dict]:
+    """Per cell: the verified result, the fresh one, and whether they agree."""
+    fresh = runner_services.run_results(run=reproduction.run)
+    verified = runner_services.run_results(run=reproduction.verified_run) if reproduction.verified_run else {}
+    rows = []
+    for cell in reproduction.run.cells:
+        index = cell["index"]
+        old, new = verified.get(index), fresh.get(index)
+        same = None
+        if old is not None and new is not None:
+            same = (
+                old["status"] == new["status"]
+                and len(old["figures"]) == len(new["figures"])
+                and runner_services.outputs_match(
+                    expected=_without_addresses(old["output"]),
+                    actual=_without_addresses(new["output"]),
+                    tol=cell["options"].get("tol"),
+                )
+            )
+        rows.append({"index": index, "code": cell["code"], "verified": old, "fresh": new, "same": same})
+    return rows

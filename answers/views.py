@@ -1,0 +1,89 @@
+"""Reader-facing views of answers: run again, its progress and results, notebook download."""
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_POST
+
+from runner import services as runner_services
+
+from .models import Answer, Reproduction
+from .notebooks import answer_to_notebook
+from .reproduce import ReproduceRefused, client_key, reproduction_comparison, reproduction_start
+
+
+def _published_answer(slug: str) -> Answer:
+    answer = get_object_or_404(
+        Answer.objects.select_related("question", "published_revision", "published_run"),
+        question__slug=slug,
+        question__status="published",
+    )
+    if answer.published_revision is None:
+        raise Http404("This answer has not been verified yet.")
+    return answer
+
+
+@require_POST
+def run_again(request: HttpRequest, slug: str) -> HttpResponse:
+    answer = _published_answer(slug)
+    try:
+        reproduction = reproduction_start(
+            answer=answer, client=client_key(request.META.get("REMOTE_ADDR", ""))
+        )
+    except ReproduceRefused as refusal:
+        messages.warning(request, str(refusal))
+        return redirect(answer.question.get_absolute_url() + "#run-again")
+    return redirect("answers:reproduction", slug=slug, pk=reproduction.pk)
+
+
+def _reproduction(slug: str, pk: int) -> Reproduction:
+    return get_object_or_404(
+        Reproduction.objects.select_related("answer__question", "run", "verified_run"),
+        pk=pk,
+        answer__question__slug=slug,
+        answer__question__status="published",
+    )
+
+
+@require_GET
+def reproduction_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    reproduction = _reproduction(slug, pk)
+    rows = reproduction_comparison(reproduction=reproduction) if reproduction.run.is_finished else []
+    context = {
+        "reproduction": reproduction,
+        "question": reproduction.answer.question,
+        "run": reproduction.run,
+        "rows": rows,
+        "all_same": bool(rows) and all(row["same"] for row in rows),
+        "provenance": runner_services.run_provenance(run=reproduction.run),
+    }
+    return render(request, "answers/reproduction.html", context)
+
+
+@require_GET
+def reproduction_status(request: HttpRequest, slug: str, pk: int) -> JsonResponse:
+    run = _reproduction(slug, pk).run
+    return JsonResponse(
+        {
+            "status": run.status,
+            "status_label": run.get_status_display(),
+            "finished": run.is_finished,
+            "cells_done": run.cells_done,
+            "cell_count": run.cell_count,
+        }
+    )
+
+
+@require_GET
+def notebook_download(request: HttpRequest, slug: str) -> HttpResponse:
+    answer = _published_answer(slug)
+    run = answer.published_run
+    results = runner_services.run_results(run=run) if run else {}
+    figures = runner_services.run_figure_images(run=run) if run else {}
+    notebook = answer_to_notebook(
+        title=answer.question.title, body=answer.published_revision.body, results=results, figures=figures
+    )
+    response = HttpResponse(notebook, content_type="application/x-ipynb+json")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(answer.question.slug)}.ipynb"'
+    return response

@@ -1,0 +1,197 @@
+"""Fixtures for real Celery worker processes on the real Redis, writing to the test database,
+and a real SMTP server they send to. Loaded for the whole suite from tests/conftest.py."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _worker_env(**extra) -> dict:
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    env.update(
+        DJANGO_DEBUG="1",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+    )
+    env.update(extra)  # a test may override any of the above
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return env
+
+
+class WorkerProcess:
+    def __init__(self, name: str, queues: str = "cpu", **env):
+        self.name = name
+        self.log = Path(settings.MEDIA_ROOT).parent / f"worker-{name}.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queues,
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "1",
+            "--hostname",
+            f"{name}@test",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=_worker_env(**env),
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "ready." in self.log.read_text(errors="replace"):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(
+            f"worker {self.name} did not start:\n{self.log.read_text(errors='replace')[-3000:]}"
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the worker and every process it started (its session)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def broker():
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+def _smtp_env(smtp_server) -> dict:
+    port, _ = smtp_server
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+    }
+
+
+@pytest.fixture
+def mailbox(smtp_server):
+    """The messages the workers sent during this test."""
+    _, inbox = smtp_server
+    inbox.messages.clear()
+    return inbox
+
+
+@pytest.fixture(scope="session")
+def cpu_worker(django_db_setup, django_db_blocker, broker, smtp_server):
+    worker = WorkerProcess("cpu", **_smtp_env(smtp_server))
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def start_worker(django_db_setup, broker, smtp_server):
+    started = []
+
+    def start(name: str, **env) -> WorkerProcess:
+        worker = WorkerProcess(name, **{**_smtp_env(smtp_server), **env})
+        started.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+class _Inbox:
+    """Messages received by the loopback SMTP server."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that every test worker sends to; (port, inbox)."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _drain_runs_before_flush(request):
+    """Let the workers finish this test's runs before the database is flushed for the next one,
+    so a run of one test never writes into (or deadlocks with) the next test's tables."""
+    if "cpu_worker" not in request.fixturenames and "start_worker" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    from runner.models import Run
+
+    wait_for(lambda: not Run.objects.filter(status__in=["queued", "running"]).exists(), timeout=120)
