@@ -297,6 +297,9 @@ def _preload() -> None:
     # Tiny enough to stay single-threaded: no OpenMP pool exists when the server forks.
     repr(torch.ones(3).sum())
     repr(numpy.ones(3).sum())
+    # The first optimizer imports torch._dynamo (about 1.8 s here, +70 MB shared): pay it once
+    # in the server, not in every answer that trains something. It starts no thread.
+    torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
     runner.cellexec.seed_everything()
     figure = plt.figure()
     figure.gca().plot([0, 1], [0, 1])
