@@ -83,9 +83,16 @@ def make_private_mounts(*, tmp_bytes: int, tmp_inodes: int, uid: int, hidden_pat
     facts: dict = {"private_tmp": False, "hidden": []}
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
     options = f"size={tmp_bytes},nr_inodes={tmp_inodes},mode=1777"
+    # The interpreter, the virtual environment or the project may live under /tmp (a CI
+    # checkout, say): keep those trees, and only those, visible through the fresh tmpfs.
+    kept = _stage_trees_under_tmp()
     for path in PRIVATE_TMPFS:
-        if os.path.isdir(path):
+        if os.path.isdir(path) and path != "/dev/shm":
             _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    _restore_staged(kept)
+    if os.path.isdir("/dev/shm"):  # last: it also covers the (now empty) staging area
+        _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, options)
+    facts["kept_from_tmp"] = [path for _, path in kept]
     os.mkdir(WORKDIR, 0o700)
     os.chown(WORKDIR, uid, uid)
     facts["private_tmp"] = True
@@ -102,6 +109,42 @@ def make_private_mounts(*, tmp_bytes: int, tmp_inodes: int, uid: int, hidden_pat
         except OSError:
             facts.setdefault("hide_failed", []).append(path)
     return facts
+
+
+def _needed_trees() -> set[str]:
+    """Directories the cell's Python needs: its prefixes and every sys.path entry."""
+    return {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, *sys.path) if p and os.path.isdir(p)}
+
+
+def _outermost(paths) -> list[str]:
+    paths = sorted(set(paths))
+    return [p for p in paths if not any(p != q and p.startswith(q + "/") for q in paths)]
+
+
+def _stage_trees_under_tmp() -> list[tuple[str, str]]:
+    """Bind the needed trees found under a private-tmpfs path to stages outside it.
+
+    The stages live in a scratch tmpfs on /dev/shm (itself replaced right after), so nothing
+    of the machine's /tmp but those trees is carried over.
+    """
+    covered = [p for p in PRIVATE_TMPFS if p != "/dev/shm"]
+    trees = _outermost(p for p in _needed_trees() if any(p == c or p.startswith(c + "/") for c in covered))
+    if not trees:
+        return []
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=700")
+    staged = []
+    for number, path in enumerate(trees):
+        stage = f"/dev/shm/.keep-{number}"
+        os.mkdir(stage, 0o700)
+        _mount(path, stage, None, MS_BIND | MS_REC, None)
+        staged.append((stage, path))
+    return staged
+
+
+def _restore_staged(staged: list[tuple[str, str]]) -> None:
+    for stage, path in staged:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(stage, path, None, MS_MOVE, None)
 
 
 def _first_closed_ancestor(path: str) -> str | None:
@@ -123,7 +166,7 @@ def expose_interpreter() -> list[str]:
     closed ancestor is covered with an empty tmpfs and only the needed trees are bind-mounted
     back into it: the rest of that directory stays invisible to the cell.
     """
-    needed = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, *sys.path) if p and os.path.isdir(p)}
+    needed = _needed_trees()
     blocked = {path: _first_closed_ancestor(path) for path in sorted(needed)}
     blocked = {path: top for path, top in blocked.items() if top}
     # Keep only the outermost needed trees; their subtrees come along with them.

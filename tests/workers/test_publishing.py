@@ -193,3 +193,16 @@ def test_notebook_export_has_verified_outputs_and_imports_back_to_the_same_cells
     assert [(c.code, c.expected) for c in parse_answer(body).cells] == [
         (c.code, c.expected) for c in parse_answer(answer.body).cells
     ]
+
+
+def test_verify_now_reruns_selected_answers_even_when_cached(client, cpu_worker, admin_user):
+    answer = _publish("verify-now")
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/kb/question/", {"action": "verify_now", "_selected_action": [answer.question_id]}, follow=True
+    )
+    assert "Queued 1 run(s)." in response.content.decode()
+    rerun = wait_for(
+        lambda: _verified("verify-now") if _answer("verify-now").run_id != answer.run_id else None
+    )
+    assert rerun.run.forced and rerun.run.status == "verified" and rerun.published_run_id == rerun.run_id
