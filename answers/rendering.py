@@ -61,6 +61,14 @@ def _markdown() -> markdown.Markdown:
     )
 
 
+def _same_site_images_only(tag: str, attribute: str, value: str) -> str | None:
+    # An image from another host would be fetched by every reader's browser before any cookie
+    # choice (a third-party request we promise not to make): only the site's own paths.
+    if tag == "img" and attribute == "src" and (not value.startswith("/") or value.startswith("//")):
+        return None
+    return value
+
+
 def sanitize(fragment: str) -> str:
     return nh3.clean(
         fragment,
@@ -69,6 +77,7 @@ def sanitize(fragment: str) -> str:
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        attribute_filter=_same_site_images_only,
     )
 
 
