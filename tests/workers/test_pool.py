@@ -130,3 +130,22 @@ def test_worker_killed_mid_run_completes_the_run_exactly_once(start_worker, brok
     assert run.attempts == 2
     assert list(RunCell.objects.filter(run=run).values_list("index", "status")) == [(0, "ran"), (1, "passed")]
     assert broker.llen("chaos") == 0
+
+
+def test_saving_while_the_broker_is_down_loses_nothing_and_runs_when_it_returns(own_broker, start_worker):
+    from datetime import timedelta
+
+    from answers.models import Revision
+    from runner.services import run_requeue_stale
+
+    own_broker.stop()
+    question = Question.objects.create(title="Broker down", slug="broker-down")
+    answer = answer_save(question=question, body=BODY)  # does not raise, does not hang
+    assert Revision.objects.filter(answer=answer).count() == 1
+    assert Run.objects.get(pk=answer.run_id).status == RunStatus.QUEUED
+
+    own_broker.start()
+    start_worker("after-outage")
+    assert run_requeue_stale(older_than=timedelta(0)) == 1
+    run = wait_for(lambda: _finished(answer.run_id))
+    assert run.status == RunStatus.VERIFIED and run.worker == "after-outage@test"
