@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .fingerprint import environment_fingerprint, execution_key
@@ -111,6 +112,12 @@ def run_start(*, run_id: int, worker: str, redelivered: bool = False) -> Run | N
     A redelivered job (its worker died before acknowledging it) takes the run over; any other
     second message for a run that a live worker is running is a duplicate and is dropped.
     """
+    # The common case in one statement: a queued run, claimed by the first job that arrives.
+    claimed = Run.objects.filter(pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.WAITING_GPU]).update(
+        status=RunStatus.RUNNING, worker=worker, started_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    if claimed:
+        return Run.objects.get(pk=run_id)
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status in FINISHED:
@@ -164,22 +171,24 @@ def _store_figure(cell: RunCell, position: int, png: bytes) -> None:
 
 def run_record_cell(*, run: Run, result) -> RunCell:
     """Store one cell's result as soon as it arrives; idempotent for a redelivered job."""
+    fields = {
+        "line": result.line,
+        "status": str(result.status),
+        "output": result.output,
+        "expected": result.expected,
+        "stderr": result.stderr,
+        "error": result.error or "",
+        "duration_s": result.duration_s,
+        "peak_memory_bytes": result.peak_memory_bytes,
+    }
     with transaction.atomic():
-        cell, _ = RunCell.objects.update_or_create(
-            run=run,
-            index=result.index,
-            defaults={
-                "line": result.line,
-                "status": str(result.status),
-                "output": result.output,
-                "expected": result.expected,
-                "stderr": result.stderr,
-                "error": result.error or "",
-                "duration_s": result.duration_s,
-                "peak_memory_bytes": result.peak_memory_bytes,
-            },
-        )
-        cell.figures.all().delete()
+        if run.attempts <= 1:
+            # First attempt: no earlier row can exist, so one INSERT (the unique constraint
+            # still guards against a second result for the cell).
+            cell = RunCell.objects.create(run=run, index=result.index, **fields)
+        else:
+            cell, _ = RunCell.objects.update_or_create(run=run, index=result.index, defaults=fields)
+            cell.figures.all().delete()
         for position, png in enumerate(result.figures):
             _store_figure(cell, position, png)
         Run.objects.filter(pk=run.pk).update(cells_done=result.index + 1)

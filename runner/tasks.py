@@ -6,6 +6,7 @@ an answer); the task's hard time limit is a backstop above that.
 
 from celery import shared_task
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready, worker_shutdown
+from django.db import close_old_connections
 
 from . import pool, services
 
@@ -20,6 +21,9 @@ RUN_TIME_LIMIT_S = 600 + 60
     ignore_result=True,
 )
 def execute_run(run_id: int) -> None:
+    # The worker keeps its database connection between jobs (CELERY_DB_REUSE_MAX in
+    # config/celery.py); drop it here if it is broken or older than CONN_MAX_AGE.
+    close_old_connections()
     request = execute_run.request
     run = services.run_start(
         run_id=run_id,

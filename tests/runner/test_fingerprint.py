@@ -30,3 +30,17 @@ def test_execution_key_ignores_prose_and_follows_code_options_expected_and_envir
     assert key != execution_key(parse_answer(MARKDOWN.replace("\n1\n", "\n2\n")).cells, fingerprint)
     assert key != execution_key(parse_answer(MARKDOWN).cells, dict(fingerprint, torch="0.0"))
     assert key == execution_key(parse_answer(MARKDOWN).cells, dict(fingerprint, device_name="other"))
+
+
+def test_fingerprint_does_not_import_torch():
+    # The web and Celery main processes ask for it; importing torch there costs ~200 MB each.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from runner.fingerprint import environment_fingerprint as f; "
+        "p = f(); print(p['torch'], p['device'], 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    version, device, imported = done.stdout.split()
+    assert version.startswith("2.13.0") and device == "cpu" and imported == "False"
