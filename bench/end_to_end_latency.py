@@ -15,11 +15,17 @@ One run:
      (`import torch` / `torch.ones(3).sum()`), one after the other: each is queued by calling
      runner.services.run_request(cells=..., force=True) on a fresh cell list (its transaction
      commits, then the job is published), and timed until the cell's RunCell row and the run's
-     final status are committed; prints median and p90, a breakdown, and the worker's memory;
+     final status are committed; prints median and p90, a breakdown, and the worker's memory.
+     This machine is shared: an answer during which processes other than this benchmark,
+     PostgreSQL and Redis used more than 0.25 cores is marked disturbed, and answers go on
+     until N undisturbed ones were measured (at most 3N in all); the figures are given for
+     the undisturbed answers (when there are at least 10) and for all of them;
   3. when an end-to-end median is above the 25 ms target (or with --profile always): runs the
      same answers through a worker started by this script with timing hooks (the same code,
-     wrapped: Celery signals, runner.services, Django's connect), and through a fork server
-     with timing hooks in its sandbox steps, and prints where the time goes;
+     wrapped: Celery signals, runner.services, Django's connect, psycopg's execute and
+     commit), once more as a what-if with CELERY_DB_REUSE_MAX set in that worker (the DB
+     connection kept between tasks), and through a fork server with timing hooks in its
+     sandbox steps, and prints where the time goes;
   4. runs the same cell with nbclient in a fresh Jupyter kernel (python3, the venv's ipykernel)
      and with `python -c` in a fresh interpreter, and prints the ratios;
   5. stops the workers and drops the database, whatever happened.
@@ -558,7 +564,9 @@ def probe_worker(celery_args: list[str]) -> None:
     _probe_sql(current)
 
     def wrap(owner, name, event):
-        original = getattr(owner, name)
+        original = getattr(owner, name, None)
+        if original is None:  # renamed since: that step goes unmeasured
+            return
 
         def wrapper(*args, **kwargs):
             mark(f"{event}.begin", current["run"])
@@ -729,7 +737,9 @@ def probe_forkserver() -> None:
             os.write(fd, f"{at:.6f} {event}\n".encode())
 
     def wrap(owner, name, event, begin=False):
-        original = getattr(owner, name)
+        original = getattr(owner, name, None)
+        if original is None:  # renamed since: that step goes unmeasured
+            return
 
         def wrapper(*args, **kwargs):
             if begin:
@@ -936,7 +946,7 @@ def python_c_runs(rounds: int) -> tuple[list[float], str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=50, help="measured answers per pool (50)")
+    parser.add_argument("--runs", type=int, default=50, help="undisturbed answers to measure per pool (50)")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up answers per worker (5)")
     parser.add_argument("--gap", type=float, default=0.25,
                         help="seconds between two answers, so the previous job is acknowledged (0.25)")
@@ -991,11 +1001,10 @@ def main() -> None:
         listener = Listener()
         listener.start()
         publishes = Publishes()
-        import celery
-        import kombu
-        import torch
+        from importlib.metadata import version
 
-        print(f"celery {celery.__version__}, kombu {kombu.__version__}, torch {torch.__version__}")
+        print(f"celery {version('celery')}, kombu {version('kombu')}, torch {version('torch')}, "
+              f"nbclient {version('nbclient')}, ipykernel {version('ipykernel')}")
 
         pools = [p.strip() for p in args.pools.split(",") if p.strip()]
         for pool in pools:
