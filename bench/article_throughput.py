@@ -6,14 +6,17 @@ Run from the repository root:
     .venv/bin/python bench/article_throughput.py
 
 One run:
-  1. drops and creates the PostgreSQL database kb_bench, migrates it, collects static files
-     into a temporary STATIC_ROOT (whitenoise's manifest storage needs the manifest) and
-     imports content/, all with production settings (DJANGO_DEBUG=0, SECURE_SSL_REDIRECT=0);
-  2. counts the SQL queries of one article page view (in a subprocess with the same settings);
-  3. serves bench.settings (the site plus /bench/hello/) with gunicorn, sync workers, on a free
-     port of 127.0.0.1, checks the article answers 200 with its title, and runs wrk against the
-     hello view and the article page alternately;
-  4. stops gunicorn and drops the database, whatever happened.
+  1. empties the bench's Redis db (13), drops and creates the PostgreSQL database kb_bench,
+     migrates it, collects static files into a temporary STATIC_ROOT (whitenoise's manifest
+     storage needs the manifest) and imports content/, all with production settings
+     (DJANGO_DEBUG=0, SECURE_SSL_REDIRECT=0);
+  2. if the article is not shown yet (readers see only verified answers), runs one Celery
+     worker and `manage.py verify <slug> --wait`, then stops the worker;
+  3. counts the SQL queries of one article page view (in a subprocess with the same settings);
+  4. serves bench.settings (the site plus /bench/hello/) with gunicorn, sync workers, on a free
+     port of 127.0.0.1, checks the article answers 200 with its title and its answer, and runs
+     wrk against the hello view and the article page alternately;
+  5. stops gunicorn, drops the database and empties the Redis db, whatever happened.
 
 wrk and gunicorn run on the same machine and compete for its cores: the figures compare the
 two pages with each other on one machine, they are not the site's capacity.
@@ -22,6 +25,7 @@ two pages with each other on one machine, they are not the site's capacity.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import html
 import http.client
@@ -48,7 +52,7 @@ BENCH_FILES = ("__init__.py", "settings.py", "urls.py")
 SRC = ROOT
 DB_NAME = "kb_bench"
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
-BENCH_REDIS = "redis://127.0.0.1:6379/13"  # not the tests' 14/15; nothing is cached by these pages
+BENCH_REDIS = "redis://127.0.0.1:6379/13"  # the bench's own db (tests use 14/15), emptied before/after
 ARTICLE_SLUG = "deep-learning-vs-cnn"
 ARTICLE_PATH = f"/questions/{ARTICLE_SLUG}/"
 HELLO_PATH = "/bench/hello/"
@@ -304,6 +308,88 @@ class Gunicorn:
             self.proc.wait(timeout=10)
 
 
+# --------------------------------------------------------------------------- verification
+
+_PUBLISHED_CHECK = """
+from answers.models import Answer
+answer = Answer.objects.filter(question__slug={slug!r}).first()
+shown = answer is not None and getattr(answer, "published_html", answer.rendered_html)
+print("published" if shown else "pending")
+"""
+
+
+def article_published(env: dict[str, str]) -> bool:
+    code = _PUBLISHED_CHECK.format(slug=ARTICLE_SLUG)
+    cmd = [sys.executable, "manage.py", "shell", "-c", code]
+    result = subprocess.run(cmd, cwd=SRC, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        fail(f"checking whether the article is published failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout.strip().endswith("published")
+
+
+def redis_flush_bench_db() -> None:
+    """The bench's Redis db (broker and cache) starts and ends empty: no stale run jobs."""
+    import redis
+
+    redis.Redis.from_url(BENCH_REDIS).flushdb()
+
+
+class CeleryWorker:
+    """One CPU worker, as bin/run starts it, so the article's cells run and the answer is
+    published the way production publishes it (only a verified answer is shown to readers)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.log_path = log_path
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu",
+            "--concurrency", "1", "--hostname", "bench-cpu@%h", "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        with open(log_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                cmd, cwd=SRC, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text()[-4000:]
+        except OSError:
+            return "(no worker log)"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # warm shutdown: the fork server goes with it
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # leftovers in the session started for it
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def verify_article(env: dict[str, str], tmp: Path, timeout: float) -> None:
+    worker = CeleryWorker(env, tmp / "worker.log")
+    try:
+        started = time.monotonic()
+        cmd = [sys.executable, "manage.py", "verify", ARTICLE_SLUG, "--wait", "--timeout", str(int(timeout))]
+        result = subprocess.run(cmd, cwd=SRC, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            fail(
+                f"manage.py verify {ARTICLE_SLUG} exited {result.returncode}\n{result.stdout}\n"
+                f"{result.stderr}\nworker log:\n{worker.log_text()}"
+            )
+        deadline = time.monotonic() + 60
+        while not article_published(env):
+            if time.monotonic() > deadline:
+                fail(f"the article verified but was not published within 60 s\n{worker.log_text()}")
+            time.sleep(1)
+        last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+        log(f"    {last}; published after {time.monotonic() - started:.0f} s; worker stopped")
+    finally:
+        worker.stop()
+
+
 # --------------------------------------------------------------------------- wrk
 
 _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -479,6 +565,9 @@ def main() -> None:
         action="store_true",
         help="benchmark a snapshot of the last commit instead of the working tree",
     )
+    parser.add_argument(
+        "--verify-timeout", type=float, default=600, help="seconds the article's verification may take"
+    )
     parser.add_argument("--count-queries", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.count_queries:
@@ -518,6 +607,7 @@ def main() -> None:
 
         env = bench_env(tmp)
         log(f"[1/5] database {DB_NAME}: drop if exists, create, migrate, collectstatic, import content/")
+        redis_flush_bench_db()
         admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         admin_sql(f'CREATE DATABASE "{DB_NAME}"')
         created_db = True
@@ -526,6 +616,14 @@ def main() -> None:
         if not (tmp / "static" / "staticfiles.json").exists():
             fail("collectstatic wrote no staticfiles.json (whitenoise manifest)")
         manage(env, "import_articles", "content/")
+        if article_published(env):
+            log("    the article is shown to readers after the import")
+        else:
+            log(
+                "    the article is not shown until its cells verify: running one Celery worker "
+                f"and manage.py verify {ARTICLE_SLUG} --wait"
+            )
+            verify_article(env, tmp, args.verify_timeout)
 
         log(f"[2/5] SQL queries per view of {ARTICLE_PATH} (django.test.Client + CaptureQueriesContext)")
         counted = count_queries(env, ARTICLE_PATH)
@@ -673,6 +771,10 @@ def main() -> None:
                 log(f"database {DB_NAME} dropped")
             except Exception as exc:  # report and go on: the temp dir must still go
                 log(f"could not drop {DB_NAME}: {exc}")
+            try:
+                redis_flush_bench_db()
+            except Exception as exc:  # same: report and go on
+                log(f"could not empty Redis db {BENCH_REDIS}: {exc}")
         shutil.rmtree(tmp, ignore_errors=True)
 
 
