@@ -11,7 +11,11 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir --extra-index-url "${TORCH_INDEX_URL}" -r requirements.txt
 
 COPY . .
-RUN DJANGO_DEBUG=1 python manage.py collectstatic --noinput \
+# Production settings, so the manifest (staticfiles.json) that whitenoise serves from is written.
+# These values exist only in this build step; nothing is connected to.
+RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only-not-a-secret DJANGO_ALLOWED_HOSTS=build \
+        DATABASE_URL=postgres://build@localhost/build CELERY_BROKER_URL=redis://localhost:6379/0 \
+        python manage.py collectstatic --noinput \
     && useradd --system --create-home --uid 10001 kb \
     && mkdir -p /app/var && chown -R kb /app/var
 USER kb

@@ -66,3 +66,24 @@ def test_dockerfile_runs_as_an_unprivileged_user_with_pinned_requirements():
     assert "-r requirements.txt" in dockerfile and "torch==2.13.0" in (ROOT / "requirements.txt").read_text()
     assert "\nUSER " in dockerfile
     assert "collectstatic" in dockerfile
+
+
+def test_the_dockerfile_collectstatic_step_writes_the_manifest_production_needs(tmp_path):
+    """The Dockerfile's collectstatic runs with production settings: whitenoise's manifest storage
+    raises on every page without staticfiles.json."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    step = dockerfile[dockerfile.index("RUN DJANGO_DEBUG=") : dockerfile.index("collectstatic")]
+    env = dict(part.split("=", 1) for part in step.replace("\\\n", " ").split()[1:] if "=" in part)
+    assert env["DJANGO_DEBUG"] == "0"
+    result = _manage(
+        "collectstatic",
+        "--noinput",
+        env={
+            "PATH": os.environ["PATH"],
+            **env,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "STATIC_ROOT": str(tmp_path),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "staticfiles.json").exists()
