@@ -16,7 +16,7 @@ from .models import Answer
 from .services import answer_save
 
 
-class ImportError_(Exception):
+class ArticleImportError(Exception):
     """Raised with every problem found; nothing has been written when it is raised."""
 
     def __init__(self, problems: list[str]):
@@ -86,7 +86,7 @@ def read_article(path: Path) -> Article:
 def read_articles(directory: Path) -> list[Article]:
     paths = sorted(directory.glob("*.md"))
     if not paths:
-        raise ImportError_([f"{directory}: no .md files found"])
+        raise ArticleImportError([f"{directory}: no .md files found"])
     problems, articles, seen = [], [], {}
     for path in paths:
         try:
@@ -100,7 +100,7 @@ def read_articles(directory: Path) -> list[Article]:
         seen[article.slug] = path.name
         articles.append(article)
     if problems:
-        raise ImportError_(problems)
+        raise ArticleImportError(problems)
     return articles
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from answers.importing import ImportError_, articles_import
+from answers.importing import ArticleImportError, articles_import
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
             raise CommandError(f"{directory} is not a directory")
         try:
             report = articles_import(directory=directory)
-        except ImportError_ as exc:
+        except ArticleImportError as exc:
             raise CommandError("nothing was imported:\n" + "\n".join(exc.problems)) from exc
         for warning in report.warnings:
             self.stderr.write(self.style.WARNING(warning))
