@@ -332,14 +332,21 @@ def serve() -> None:
             "fingerprint": fingerprint,
         }
     )
+    standby = None
     while True:
         message = read_frame(proto_in)
         if message is None:
-            return
+            break
         if message.get("t") != "run":
             continue  # a stray "cancel" that arrives after its run ended
-        if not supervisor.run_job(message["job"], emit=emit, control_fd=proto_in):
-            return
+        job = message["job"]
+        if not supervisor.run_job(job, emit=emit, control_fd=proto_in, standby=standby):
+            standby = None
+            break
+        # Fork and sandbox the next answer's child now, while nobody waits (~15 ms saved).
+        standby = supervisor.Standby(supervisor.setup_of(job))
+    if standby is not None:
+        standby.discard()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import traceback
 
 from runner import cellexec, sandbox
 from runner.compare import matches
-from runner.protocol import CellResult, CellStatus, FrameDecoder, Limits, RunInfo, write_frame
+from runner.protocol import CellResult, CellStatus, FrameDecoder, Limits, RunInfo, read_frame, write_frame
 
 MAX_ANSWER_TIMEOUT_S = 600.0
 RSS_POLL_S = 0.05
@@ -42,7 +42,12 @@ def cpu_share(limits: Limits) -> int:
 
 
 def _cell_runner(job: dict, *, server_pid: int, fds: dict, facts: dict, fallback_dir: str) -> None:
-    """The forked child (PID 1 of a new PID namespace when granted): sandbox itself, run cells."""
+    """The forked child (PID 1 of a new PID namespace when granted): sandbox itself, run cells.
+
+    ``job`` is the standby template (limits, uid, hidden paths, env): the cells and the CPU
+    budget arrive on ``fds["job_r"]`` once the namespaces and mounts are ready, so that this
+    set-up happens while the server is idle, not while an answer waits.
+    """
     os.setsid()  # own session and process group: the server kills the group at the end
     sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != server_pid and not facts["namespaces"]["pid"]:
@@ -65,6 +70,10 @@ def _cell_runner(job: dict, *, server_pid: int, fds: dict, facts: dict, fallback
                 facts["private_proc"] = True
         except OSError as exc:
             facts["mount_error"] = str(exc)
+    handed = read_frame(fds["job_r"])
+    if handed is None:
+        os._exit(0)  # the server discarded this standby child
+    job = {**job, **handed}
     result_fd, ack_fd = sandbox.move_fds(
         stdout_fd=fds["out_w"], stderr_fd=fds["err_w"], result_fd=fds["result_w"], ack_fd=fds["ack_r"]
     )
@@ -347,48 +356,110 @@ class _Job:
             self.stop_reason = (status, detail)
 
 
-def run_job(job: dict, *, emit, control_fd: int | None = None) -> bool:
+SETUP_KEYS = ("limits", "uid", "hidden_paths", "has_cuda", "env")
+
+
+def setup_of(job: dict) -> dict:
+    """What a child needs before it knows its cells: a standby child is prepared from this."""
+    return {key: job[key] for key in SETUP_KEYS}
+
+
+class Standby:
+    """A child forked and sandboxed ahead of time (namespaces, mounts), waiting for its job.
+
+    Forking the preloaded server and building the sandbox take ~15 ms; done between answers,
+    they are off the path of the next one. A job whose set-up differs gets a fresh child.
+    """
+
+    def __init__(self, setup: dict):
+        self.setup = setup
+        uid = setup["uid"]
+        self.fallback_dir = tempfile.mkdtemp(prefix="kb-cells-")
+        if os.getuid() == 0:
+            os.chown(self.fallback_dir, uid, uid)
+        self.pipes = {name: os.pipe() for name in ("result", "out", "err")}
+        fds = {f"{name}_w": pair[1] for name, pair in self.pipes.items()}
+        # After each cell the runner waits for this acknowledgement, so the supervisor has read
+        # all of that cell's stdout and stderr before the next cell can write any.
+        ack_r, self.ack_w = os.pipe()
+        job_r, self.job_w = os.pipe()
+        fds.update(ack_r=ack_r, job_r=job_r)
+        facts = {"namespaces": {"pid": _fresh_pid_namespace_for_children()}}
+        server_pid = os.getpid()
+        self.child = os.fork()
+        if self.child == 0:
+            try:
+                _cell_runner(
+                    setup, server_pid=server_pid, fds=fds, facts=facts, fallback_dir=self.fallback_dir
+                )
+            except BaseException:  # noqa: BLE001 - reported on stderr, then a plain crash
+                with contextlib.suppress(Exception):
+                    traceback.print_exc()
+            finally:
+                os._exit(70)
+        for fd in fds.values():
+            os.close(fd)
+
+    def usable_for(self, job: dict) -> bool:
+        if setup_of(job) != self.setup:
+            return False
+        pid, _ = os.waitpid(self.child, os.WNOHANG)
+        return pid == 0  # still waiting for its job
+
+    def hand(self, job: dict) -> bool:
+        """Give the child its cells; False if it is gone (the caller then grades a crash)."""
+        try:
+            write_frame(self.job_w, {"cells": job["cells"], "cpu_s": job["cpu_s"]})
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(self.job_w)
+
+    def release(self) -> None:
+        """Close the server's ends once the job is over (or the standby is discarded)."""
+        for pair in self.pipes.values():
+            with contextlib.suppress(OSError):
+                os.close(pair[0])
+        with contextlib.suppress(OSError):
+            os.close(self.ack_w)
+        shutil.rmtree(self.fallback_dir, ignore_errors=True)
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.job_w)  # the child reads end of file and exits
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.child, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.child, 0)
+        self.release()
+
+
+def run_job(job: dict, *, emit, control_fd: int | None = None, standby: Standby | None = None) -> bool:
     """Run one answer; ``emit`` receives each cell's result frame, then the end frame.
 
+    Uses ``standby`` when it was prepared for this job's set-up, else forks a fresh child.
     Returns False when the caller has gone away (the server should exit).
     """
     limits = Limits(**job["limits"])
     job = dict(job, cpu_s=limits.cpu_s or answer_timeout(job["cells"], limits) * cpu_share(limits) + 5)
     state = _Job(job, emit)
-    uid = job["uid"]
-    fallback_dir = tempfile.mkdtemp(prefix="kb-cells-")
-    if os.getuid() == 0:
-        os.chown(fallback_dir, uid, uid)
-    pipes = {name: os.pipe() for name in ("result", "out", "err")}
-    fds = {f"{name}_w": pair[1] for name, pair in pipes.items()}
-    # After each cell the runner waits for this acknowledgement, so the supervisor has read
-    # all of that cell's stdout and stderr before the next cell can write any.
-    ack_r, ack_w = os.pipe()
-    fds["ack_r"] = ack_r
-    facts = {"namespaces": {"pid": _fresh_pid_namespace_for_children()}}
-    server_pid = os.getpid()
-    child = os.fork()
-    if child == 0:
-        try:
-            _cell_runner(job, server_pid=server_pid, fds=fds, facts=facts, fallback_dir=fallback_dir)
-        except BaseException:  # noqa: BLE001 - reported on stderr, then a plain crash
-            with contextlib.suppress(Exception):
-                traceback.print_exc()
-        finally:
-            os._exit(70)
-    for fd in fds.values():
-        os.close(fd)
+    prepared = standby is not None and standby.usable_for(job)
+    if standby is not None and not prepared:
+        standby.discard()
+    if not prepared:
+        standby = Standby(setup_of(job))
+    standby.hand(job)
+    child = standby.child
     caller_alive = True
-    state.ack_fd = ack_w
+    state.ack_fd = standby.ack_w
     try:
-        caller_alive = _watch(state, child, {name: pair[0] for name, pair in pipes.items()}, control_fd)
+        caller_alive = _watch(
+            state, child, {name: pair[0] for name, pair in standby.pipes.items()}, control_fd
+        )
     finally:
-        os.close(ack_w)
         _kill_job(state, child)
-        for pair in pipes.values():
-            with contextlib.suppress(OSError):
-                os.close(pair[0])
-        shutil.rmtree(fallback_dir, ignore_errors=True)
+        standby.release()
     state.finish()
     emit({"t": "end", "info": state.info.__dict__})
     return caller_alive
