@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .fingerprint import environment_fingerprint, execution_key
@@ -41,12 +41,30 @@ def live_workers(*, queue: str | None = None):
     return list(workers)
 
 
+_POOL_FINGERPRINT_TTL_S = 10.0
+_pool_fingerprints: dict[str, tuple[float, dict]] = {}
+
+
 def pool_fingerprint(*, queue: str) -> dict:
-    """The environment a run on this queue gets: the freshest worker's, else this machine's."""
-    for worker in Worker.objects.order_by("-last_heartbeat"):
-        if queue in worker.queues and worker.fingerprint:
-            return worker.fingerprint
-    return environment_fingerprint()
+    """The environment a run on this queue gets: the freshest worker's, else this machine's.
+
+    Kept for a few seconds per process: workers change environment on a deploy, not per run.
+    """
+    cached = _pool_fingerprints.get(queue)
+    if cached is not None and time.monotonic() - cached[0] < _POOL_FINGERPRINT_TTL_S:
+        return cached[1]
+    fingerprint = next(
+        (
+            w.fingerprint
+            for w in Worker.objects.order_by("-last_heartbeat")
+            if queue in w.queues and w.fingerprint
+        ),
+        None,
+    )
+    if fingerprint is None:
+        return environment_fingerprint()  # no worker yet: not cached, so the first one counts
+    _pool_fingerprints[queue] = (time.monotonic(), fingerprint)
+    return fingerprint
 
 
 def _enqueue(run_id: int, queue: str) -> None:
@@ -106,18 +124,30 @@ def run_requeue_stale(*, older_than: timedelta = timedelta(minutes=2)) -> int:
     return len(stale)
 
 
+def _claim_queued(*, run_id: int, worker: str) -> Run | None:
+    """UPDATE … RETURNING: claim and load the run at once (PostgreSQL; SQLite >= 3.35)."""
+    table = connection.ops.quote_name(Run._meta.db_table)
+    started_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = list(
+        Run.objects.raw(
+            f"UPDATE {table} SET status = %s, worker = %s, started_at = %s, attempts = attempts + 1 "  # noqa: S608 (table name from the model; values are parameters)
+            "WHERE id = %s AND status IN (%s, %s) RETURNING *",
+            [RunStatus.RUNNING, worker, started_at, run_id, RunStatus.QUEUED, RunStatus.WAITING_GPU],
+        )
+    )
+    return rows[0] if rows else None
+
+
 def run_start(*, run_id: int, worker: str, redelivered: bool = False) -> Run | None:
     """Claim a run for this attempt; None when there is nothing (left) to do.
 
     A redelivered job (its worker died before acknowledging it) takes the run over; any other
     second message for a run that a live worker is running is a duplicate and is dropped.
     """
-    # The common case in one statement: a queued run, claimed by the first job that arrives.
-    claimed = Run.objects.filter(pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.WAITING_GPU]).update(
-        status=RunStatus.RUNNING, worker=worker, started_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if claimed:
-        return Run.objects.get(pk=run_id)
+    # The common case in one round trip: a queued run, claimed by the first job that arrives.
+    claimed = _claim_queued(run_id=run_id, worker=worker)
+    if claimed is not None:
+        return claimed
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status in FINISHED:

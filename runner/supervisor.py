@@ -70,6 +70,7 @@ def _cell_runner(job: dict, *, server_pid: int, fds: dict, facts: dict, fallback
                 facts["private_proc"] = True
         except OSError as exc:
             facts["mount_error"] = str(exc)
+    cellexec.warm_up()
     handed = read_frame(fds["job_r"])
     if handed is None:
         os._exit(0)  # the server discarded this standby child
