@@ -46,6 +46,8 @@ def test_plain_text_for_search_excludes_markup():
 
 
 def test_images_from_other_hosts_are_dropped_but_the_sites_own_are_kept():
-    html = render_answer("![tracker](https://tracker.example/p.png)\n\n![own](/static/img/diagram.png)\n").html
+    html = render_answer(
+        "![tracker](https://tracker.example/p.png)\n\n![own](/static/img/diagram.png)\n"
+    ).html
     assert "tracker.example" not in html
     assert 'src="/static/img/diagram.png"' in html

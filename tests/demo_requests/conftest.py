@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from email import message_from_bytes, policy
 
 import pytest
 from django.core.cache import cache
 
 from demo_requests.spam import time_token_issue
-from tests.support.brokers import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -35,32 +33,3 @@ def form_data(**overrides) -> dict:
     }
     data.update(overrides)
     return data
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        self.messages.append(message)
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list:
-        return [m for m in self.messages if address in m["X-Envelope-To"]]
-
-
-@pytest.fixture
-def smtp_inbox():
-    """A real SMTP server (aiosmtpd) on 127.0.0.1; the inbox has a `port`."""
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    inbox.port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    yield inbox
-    controller.stop()
-
-

@@ -100,20 +100,12 @@ def broker():
 
 
 def _smtp_env(smtp_server) -> dict:
-    port, _ = smtp_server
+    port = smtp_server.port
     return {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(port),
     }
-
-
-@pytest.fixture
-def mailbox(smtp_server):
-    """The messages the workers sent during this test."""
-    _, inbox = smtp_server
-    inbox.messages.clear()
-    return inbox
 
 
 @pytest.fixture(scope="session")
@@ -151,22 +143,28 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.1):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-class _Inbox:
-    """Messages received by the loopback SMTP server."""
+class Inbox:
+    """Messages received by the loopback SMTP server; `port` is where it listens."""
 
-    def __init__(self):
+    def __init__(self, port: int):
+        self.port = port
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         from email import message_from_bytes, policy
 
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
         return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if address in m["X-Envelope-To"]]
 
 
 @pytest.fixture(scope="session")
 def smtp_server():
-    """A real SMTP server on 127.0.0.1 (aiosmtpd) that every test worker sends to; (port, inbox)."""
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that every test worker sends to."""
     import socket
 
     from aiosmtpd.controller import Controller
@@ -174,13 +172,20 @@ def smtp_server():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    inbox = _Inbox()
+    inbox = Inbox(port)
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield port, inbox
+        yield inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_inbox(smtp_server):
+    """The loopback SMTP server's inbox, emptied for this test."""
+    smtp_server.messages.clear()
+    return smtp_server
 
 
 @pytest.fixture(autouse=True)

@@ -131,7 +131,7 @@ def _copy(reproduction):
 
 
 def test_reverification_that_fails_keeps_the_page_and_emails_staff(
-    client, cpu_worker, mailbox, django_user_model
+    client, cpu_worker, smtp_inbox, django_user_model
 ):
     django_user_model.objects.create_user("editor", "editor@example.com", is_staff=True)
     flag = Path("/srv/kb-test") / f"{uuid.uuid4().hex}.txt"
@@ -155,7 +155,7 @@ def test_reverification_that_fails_keeps_the_page_and_emails_staff(
         failed = wait_for(lambda: _answer("drifts").stopped_passing_at and _answer("drifts"), timeout=60)
         assert failed.run.status == "failed" and failed.published_verified
         assert _article(client, "drifts") == page
-        message = wait_for(lambda: mailbox.messages and mailbox.messages[0], timeout=30)
+        message = wait_for(lambda: smtp_inbox.messages and smtp_inbox.messages[0], timeout=30)
         assert message["To"] == "editor@example.com"
         assert message["Subject"] == "Answer stopped passing: Question drifts"
         assert "cell 1 (line 1): Output differs" in message.get_content()
