@@ -14,7 +14,7 @@ from kb.services import question_reindex
 from runner import services as runner_services
 from runner.specs import cell_to_json
 
-from .cells import ParsedAnswer
+from .cells import ParsedAnswer, parse_answer
 from .models import Answer, Revision
 from .rendering import RenderedAnswer, render_answer
 
@@ -90,7 +90,7 @@ def answer_save(*, question: Question, body: str, by=None) -> Answer:
     answer = Answer.objects.select_for_update().filter(question=question).first()
     if answer is not None and answer.body == body and answer.revisions.exists():
         return answer
-    parsed = render_answer(body).parsed
+    parsed = parse_answer(body)
     run = _request_run(parsed)
     rendered = _render(body, run)
     if answer is None:
@@ -113,7 +113,7 @@ def answer_save(*, question: Question, body: str, by=None) -> Answer:
 
 def answer_verify(*, answer: Answer, force: bool = False) -> Answer:
     """Ask for a run of the answer's current cells; with force, past the cache."""
-    parsed = render_answer(answer.body).parsed
+    parsed = parse_answer(answer.body)
     if parsed.errors or not parsed.cells:
         return answer
     with transaction.atomic():
