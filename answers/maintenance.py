@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from kb.models import Question
 from runner import services as runner_services
-from runner.fingerprint import KEY_FIELDS
+from runner.engine.fingerprint import KEY_FIELDS
 
 from .models import Answer
 from .services import answer_verify

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from runner import services as runner_services
-from runner.specs import cell_to_json
+from runner.engine.specs import cell_to_json
 
 from .cells import parse_answer
 from .models import Answer, Reproduction

@@ -12,7 +12,7 @@ from django.utils import timezone
 from kb.models import Question
 from kb.services import question_reindex
 from runner import services as runner_services
-from runner.specs import cell_to_json
+from runner.engine.specs import cell_to_json
 
 from .cells import ParsedAnswer, parse_answer
 from .models import Answer, Revision

@@ -360,7 +360,7 @@ class Worker:
 
 def fresh_cells() -> list[dict]:
     from answers.cells import parse_answer
-    from runner.specs import cell_to_json
+    from runner.engine.specs import cell_to_json
 
     return [cell_to_json(cell) for cell in parse_answer(f"```python run\n{CELL}\n```\n").cells]
 
@@ -553,7 +553,7 @@ def probe_worker(celery_args: list[str]) -> None:
 
     import answers.services
     import runner.services as services
-    from runner.forkserver import ForkServer
+    from runner.engine.forkserver import ForkServer
 
     mark = _probe_writer()
     current = {"run": "-"}
@@ -716,15 +716,15 @@ def report_probe_worker(result: dict, log: Path) -> None:
 
 
 def probe_forkserver() -> None:
-    """Internal: runner.forkserver.serve() with timing marks around its sandbox steps.
+    """Internal: runner.engine.forkserver.serve() with timing marks around its sandbox steps.
 
     The server's marks go to the probe log; the child's are kept in memory and written to its
     stderr just before the cells run, so they come back in the cell's stderr.
     """
-    import runner.cellexec as cellexec
-    import runner.forkserver as forkserver
-    import runner.sandbox as sandbox
-    import runner.supervisor as supervisor
+    import runner.engine.cellexec as cellexec
+    import runner.engine.forkserver as forkserver
+    import runner.engine.sandbox as sandbox
+    import runner.engine.supervisor as supervisor
 
     fd = os.open(os.environ[PROBE_LOG_ENV], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     state = {"child": None}
@@ -804,7 +804,7 @@ def probe_forkserver() -> None:
 
 
 def forkserver_profile(rounds: int, tmp: Path) -> None:
-    from runner.forkserver import SERVER_ENV_ALLOW, ForkServer
+    from runner.engine.forkserver import SERVER_ENV_ALLOW, ForkServer
 
     log = tmp / "probe-forkserver.log"
     cells = fresh_cells()

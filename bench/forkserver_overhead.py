@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from answers.cells import parse_answer  # noqa: E402
-from runner.forkserver import ForkServer  # noqa: E402
+from runner.engine.forkserver import ForkServer  # noqa: E402
 
 CELL = "import torch\ntorch.ones(3).sum()"
 

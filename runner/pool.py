@@ -8,8 +8,8 @@ import threading
 from django.db import close_old_connections
 from django.utils import timezone
 
-from .fingerprint import environment_fingerprint
-from .forkserver import ForkServer
+from .engine.fingerprint import environment_fingerprint
+from .engine.forkserver import ForkServer
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .fingerprint import environment_fingerprint, execution_key
+from .engine.fingerprint import environment_fingerprint, execution_key
+from .engine.specs import cells_from_json, queue_for
 from .models import (
     FINISHED,
     OK_CELL_STATUSES,
@@ -24,7 +25,6 @@ from .models import (
     figure_storage_path,
 )
 from .signals import cell_finished, run_finished
-from .specs import cells_from_json, queue_for
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ def run_provenance(*, run: Run) -> dict:
 
 def outputs_match(*, expected: str, actual: str, tol: float | None = None) -> bool:
     """The verification comparison (whitespace, `...`, tolerance), for callers outside runner."""
-    from .compare import matches
+    from .engine.compare import matches
 
     return matches(expected, actual, tol=tol)
 

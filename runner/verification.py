@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from answers.cells import AuthoringError, parse_answer
-from runner.protocol import OK_STATUSES, CellResult, RunInfo
+from runner.engine.protocol import OK_STATUSES, CellResult, RunInfo
 
 VERIFIED, FAILED = "verified", "failed"
 

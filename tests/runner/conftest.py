@@ -3,8 +3,8 @@ import os
 import pytest
 
 from answers.cells import Cell, CellOptions
-from runner.forkserver import ForkServer
-from runner.protocol import CellStatus, Limits
+from runner.engine.forkserver import ForkServer
+from runner.engine.protocol import CellStatus, Limits
 
 # Put in the test process's environment before the server starts: none may reach a cell.
 SECRETS = {

@@ -5,7 +5,7 @@ import re
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from runner.compare import matches, normalise
+from runner.engine.compare import matches, normalise
 
 # Text without the ellipsis character, so `...` in a test is always the wildcard.
 words = st.text(alphabet=st.characters(blacklist_characters=".", blacklist_categories=("Cs",)), max_size=40)

@@ -2,7 +2,7 @@
 
 import time
 
-from runner.protocol import CellStatus
+from runner.engine.protocol import CellStatus
 from tests.runner.conftest import make_cells, run
 
 S = CellStatus

@@ -1,5 +1,5 @@
 from answers.cells import parse_answer
-from runner.fingerprint import environment_fingerprint, execution_key
+from runner.engine.fingerprint import environment_fingerprint, execution_key
 
 MARKDOWN = "```python run\nx = 1\n```\n\n```output\n1\n```\n"
 
@@ -38,7 +38,7 @@ def test_fingerprint_does_not_import_torch():
     import sys
 
     code = (
-        "import sys; from runner.fingerprint import environment_fingerprint as f; "
+        "import sys; from runner.engine.fingerprint import environment_fingerprint as f; "
         "p = f(); print(p['torch'], p['device'], 'torch' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

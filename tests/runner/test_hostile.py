@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from runner.protocol import CellStatus
+from runner.engine.protocol import CellStatus
 from tests.runner.conftest import SECRETS, run
 
 S = CellStatus

@@ -13,9 +13,9 @@ from answers.notebooks import notebook_to_markdown
 from answers.services import answer_save
 from kb.models import Question
 from kb.services import question_publish
-from runner.fingerprint import execution_key
+from runner.engine.fingerprint import execution_key
+from runner.engine.specs import cells_from_json
 from runner.models import Run
-from runner.specs import cells_from_json
 from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

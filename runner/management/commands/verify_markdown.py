@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from runner.forkserver import ForkServer
+from runner.engine.forkserver import ForkServer
 from runner.verification import VERIFIED, verify_markdown_file
 
 
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             + (f", {len(result.figures)} figure(s)" if result.figures else "")
         )
         if result.status == "mismatch":
-            from runner.compare import diff
+            from runner.engine.compare import diff
 
             self.stdout.write(_indent(diff(result.expected or "", result.output)))
         if result.error and result.status not in ("passed", "skipped"):

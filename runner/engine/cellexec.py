@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 
-from runner.protocol import write_frame
+from runner.engine.protocol import write_frame
 
 _OUT_OF_MEMORY_HINTS = ("can't allocate memory", "DefaultCPUAllocator: not enough memory")
 

@@ -19,9 +19,17 @@ import tempfile
 import time
 import traceback
 
-from runner import cellexec, sandbox
-from runner.compare import matches
-from runner.protocol import CellResult, CellStatus, FrameDecoder, Limits, RunInfo, read_frame, write_frame
+from runner.engine import cellexec, sandbox
+from runner.engine.compare import matches
+from runner.engine.protocol import (
+    CellResult,
+    CellStatus,
+    FrameDecoder,
+    Limits,
+    RunInfo,
+    read_frame,
+    write_frame,
+)
 
 MAX_ANSWER_TIMEOUT_S = 600.0
 RSS_POLL_S = 0.05

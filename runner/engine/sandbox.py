@@ -5,7 +5,7 @@ taken where the kernel allows it and recorded in ``facts``, so a run's provenanc
 isolation it really had (shared/DESIGN.md: "where a namespace is unavailable, the run still
 works and its provenance says so").
 
-Process layout for one answer (see ``runner.supervisor``)::
+Process layout for one answer (see ``runner.engine.supervisor``)::
 
     fork server (a subreaper; it set up a fresh PID namespace for its next child)
       `- cell runner: PID 1 of that namespace, own session, new net/mount/ipc/uts namespaces,

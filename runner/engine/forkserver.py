@@ -11,7 +11,7 @@ child it forks ever holds the worker's secrets. It never initialises CUDA (a CUD
 not survive fork); cells that need CUDA initialise it in their own child. If the server itself
 dies, the run in progress reports `crashed` and the next ``run_answer`` starts a new server.
 
-Run as ``python -m runner.forkserver``; it then speaks length-prefixed JSON on stdin/stdout.
+Run as ``python -m runner.engine.forkserver``; it then speaks length-prefixed JSON on stdin/stdout.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from runner.protocol import CellResult, CellStatus, Limits, RunInfo, read_frame, write_frame
+from runner.engine.protocol import CellResult, CellStatus, Limits, RunInfo, read_frame, write_frame
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Passed through to the server (and, for CUDA_VISIBLE_DEVICES, to the cells): nothing else.
 SERVER_ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")
 CELL_ENV_ALLOW = ("CUDA_VISIBLE_DEVICES",)
@@ -92,7 +92,7 @@ class AnswerRun:
         server._ensure_running()
         started = time.time()
         grace = self.limits.setup_timeout_s + 30
-        from runner.supervisor import answer_timeout
+        from runner.engine.supervisor import answer_timeout
 
         deadline = time.monotonic() + answer_timeout(self.cells, self.limits) + grace
         finished = False
@@ -177,7 +177,7 @@ class ForkServer:
         return bool(self.hello.get("has_cuda"))
 
     def resident_memory_bytes(self) -> int | None:
-        from runner.supervisor import _read_rss
+        from runner.engine.supervisor import _read_rss
 
         return _read_rss(self.pid) if self.pid else None
 
@@ -210,7 +210,7 @@ class ForkServer:
             PYTHONPATH=str(PROJECT_ROOT), PYTHONHASHSEED="0", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1"
         )
         self.process = subprocess.Popen(
-            [self.python, "-m", "runner.forkserver"],
+            [self.python, "-m", "runner.engine.forkserver"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -292,7 +292,7 @@ def _preload() -> None:
     import numpy.random
     import torch
 
-    import runner.cellexec
+    import runner.engine.cellexec
 
     # Tiny enough to stay single-threaded: no OpenMP pool exists when the server forks.
     repr(torch.ones(3).sum())
@@ -300,7 +300,7 @@ def _preload() -> None:
     # The first optimizer imports torch._dynamo (about 1.8 s here, +70 MB shared): pay it once
     # in the server, not in every answer that trains something. It starts no thread.
     torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
-    runner.cellexec.seed_everything()
+    runner.engine.cellexec.seed_everything()
     figure = plt.figure()
     figure.gca().plot([0, 1], [0, 1])
     figure.savefig(io.BytesIO(), format="png")
@@ -314,8 +314,8 @@ def serve() -> None:
     os.dup2(2, 1)  # anything printed by accident goes to stderr, never into the protocol
     proto_in = 0
     _preload()
-    from runner import sandbox, supervisor
-    from runner.fingerprint import environment_fingerprint
+    from runner.engine import sandbox, supervisor
+    from runner.engine.fingerprint import environment_fingerprint
 
     sandbox.prctl(sandbox.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller's Ctrl-C is the caller's to handle
