@@ -244,10 +244,20 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# --- Runner liveness and the stale-run sweep (issue 8, items 2 and 9) ---------------------------
+# Workers beat every RUNNER_HEARTBEAT_INTERVAL_S and count as live for RUNNER_WORKER_LIVE_WINDOW_S
+# after a beat; the sweep (every RUNNER_REQUEUE_INTERVAL_S on beat) re-sends runs stuck for
+# RUNNER_REQUEUE_STALE_AFTER_S. Tests set them small to see a recovery in seconds.
+RUNNER_HEARTBEAT_INTERVAL_S = float(env("RUNNER_HEARTBEAT_INTERVAL_S", "10"))
+RUNNER_WORKER_LIVE_WINDOW_S = float(env("RUNNER_WORKER_LIVE_WINDOW_S", "45"))
+RUNNER_REQUEUE_INTERVAL_S = float(env("RUNNER_REQUEUE_INTERVAL_S", "60"))
+RUNNER_REQUEUE_STALE_AFTER_S = float(env("RUNNER_REQUEUE_STALE_AFTER_S", "120"))
+# --- end of runner liveness settings ------------------------------------------------------------
+
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-runs": {
         "task": "runner.requeue_stale_runs",
-        "schedule": 60.0,
+        "schedule": RUNNER_REQUEUE_INTERVAL_S,
         "options": {"queue": "cpu"},
     },
     "reverify-published": {"task": "answers.reverify_published", "schedule": 24 * 3600.0},

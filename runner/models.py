@@ -8,6 +8,8 @@ import hashlib
 
 from django.db import models
 
+from .engine.protocol import CellStatus as EngineCellStatus
+
 
 class RunStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -32,6 +34,11 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # Which start of that worker claimed the run: a worker restarted under the same name is
+    # another instance, so the sweep can tell its predecessor's runs are orphaned (issue 8).
+    worker_instance = models.CharField(max_length=32, blank=True)
+    # When the job reached the broker; None: never (the broker was down), so the sweep sends it.
+    queued_at = models.DateTimeField(null=True, blank=True)
     fingerprint = models.JSONField(default=dict, blank=True)
     sandbox = models.JSONField(default=dict, blank=True)
     detail = models.TextField(blank=True)
@@ -58,16 +65,22 @@ class Run(models.Model):
         return None
 
 
-class CellStatus(models.TextChoices):
-    PASSED = "passed", "Passed"
-    RAN = "ran", "Ran"
-    MISMATCH = "mismatch", "Output differs"
-    ERROR = "error", "Error"
-    TIMEOUT = "timeout", "Timed out"
-    MEMORY_LIMIT = "memory_limit", "Memory limit"
-    OUTPUT_LIMIT = "output_limit", "Output limit"
-    CRASHED = "crashed", "Crashed"
-    SKIPPED = "skipped", "Skipped"
+_CELL_STATUS_LABELS = {
+    EngineCellStatus.MISMATCH: "Output differs",
+    EngineCellStatus.TIMEOUT: "Timed out",
+}
+
+# One source of truth: the engine's statuses (runner/engine/protocol.py), as model choices.
+CellStatus = models.TextChoices(
+    "CellStatus",
+    [
+        (
+            status.name,
+            (status.value, _CELL_STATUS_LABELS.get(status, status.value.replace("_", " ").capitalize())),
+        )
+        for status in EngineCellStatus
+    ],
+)
 
 
 OK_CELL_STATUSES = (CellStatus.PASSED, CellStatus.RAN)
@@ -130,6 +143,7 @@ class Worker(models.Model):
     """What a worker says it is; refreshed by its heartbeat."""
 
     name = models.CharField(max_length=200, unique=True)
+    instance = models.CharField(max_length=32, blank=True, help_text="Changes on every start of the worker.")
     queues = models.JSONField(default=list)
     device = models.CharField(max_length=10, default="cpu")
     fingerprint = models.JSONField(default=dict)

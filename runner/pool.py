@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -13,7 +15,10 @@ from .engine.forkserver import ForkServer
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_INTERVAL_S = 10.0
+# This start of the worker. Made when the worker's main process imports this module (before
+# Celery forks its pool), so every pool process of one start shares it and a restart under the
+# same hostname gets a new one: runs claimed by the previous start are then seen as orphaned.
+WORKER_INSTANCE = uuid.uuid4().hex
 
 _server: ForkServer | None = None
 _server_lock = threading.Lock()
@@ -36,7 +41,7 @@ def fork_server_stop() -> None:
             _server = None
 
 
-def heartbeat_start(*, name: str, queues: list[str]) -> threading.Event:
+def heartbeat_start(*, name: str, queues: list[str], on_first_beat=None) -> threading.Event:
     """Publish what this worker is every few seconds until the returned event is set."""
     from .services import worker_heartbeat
 
@@ -45,13 +50,23 @@ def heartbeat_start(*, name: str, queues: list[str]) -> threading.Event:
     fingerprint = environment_fingerprint()
 
     def beat() -> None:
+        first = on_first_beat
         while True:
             close_old_connections()
             try:
-                worker_heartbeat(name=name, queues=queues, fingerprint=fingerprint, started_at=started_at)
+                worker_heartbeat(
+                    name=name,
+                    queues=queues,
+                    fingerprint=fingerprint,
+                    started_at=started_at,
+                    instance=WORKER_INSTANCE,
+                )
+                if first is not None:
+                    first()
+                    first = None
             except Exception:  # the database may be briefly away; the next beat tries again
                 logger.exception("worker heartbeat failed")
-            if stop.wait(HEARTBEAT_INTERVAL_S):
+            if stop.wait(settings.RUNNER_HEARTBEAT_INTERVAL_S):
                 return
 
     threading.Thread(target=beat, name="kb-heartbeat", daemon=True).start()

@@ -6,6 +6,7 @@ import logging
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -28,14 +29,17 @@ from .signals import cell_finished, run_finished
 
 logger = logging.getLogger(__name__)
 
-# A worker is live while its heartbeat is younger than this (heartbeats every 10 s).
-WORKER_LIVE_WINDOW = timedelta(seconds=45)
 # A job that killed its worker this many times ends as crashed instead of looping.
 MAX_ATTEMPTS = 3
 
 
+def _live_window() -> timedelta:
+    """A worker is live while its heartbeat is younger than this (it beats every few seconds)."""
+    return timedelta(seconds=settings.RUNNER_WORKER_LIVE_WINDOW_S)
+
+
 def live_workers(*, queue: str | None = None):
-    workers = Worker.objects.filter(last_heartbeat__gte=timezone.now() - WORKER_LIVE_WINDOW)
+    workers = Worker.objects.filter(last_heartbeat__gte=timezone.now() - _live_window())
     if queue:
         workers = [w for w in workers if queue in w.queues]
     return list(workers)
@@ -74,6 +78,9 @@ def _enqueue(run_id: int, queue: str) -> None:
         execute_run.apply_async((run_id,), queue=queue)
     except Exception:  # broker down: the run stays queued and run_requeue_stale sends it later
         logger.exception("Could not queue run %s; it stays queued for the sweep", run_id)
+        return
+    # The message is in the broker: the sweep leaves this run alone from now on (issue 8).
+    Run.objects.filter(pk=run_id).update(queued_at=timezone.now())
 
 
 @transaction.atomic
@@ -102,75 +109,119 @@ def run_request(*, cells: list[dict], force: bool = False) -> Run:
     return run
 
 
-def _worker_is_live(name: str) -> bool:
-    return Worker.objects.filter(name=name, last_heartbeat__gte=timezone.now() - WORKER_LIVE_WINDOW).exists()
+def _worker_is_live(name: str, instance: str | None = None) -> bool:
+    """A worker of that name beats; with `instance`, that very start of it (not a restart)."""
+    workers = Worker.objects.filter(name=name, last_heartbeat__gte=timezone.now() - _live_window())
+    if instance:
+        workers = workers.filter(instance=instance)
+    return workers.exists()
 
 
-def run_requeue_stale(*, older_than: timedelta = timedelta(minutes=2)) -> int:
-    """Send again runs stuck for `older_than`: still queued (the broker was down when they were
-    requested) or running on a worker that stopped beating (a transport without redelivery)."""
+def _requeue_orphan(run: Run) -> bool:
+    """Put a run whose worker died back in the queue, once: the conditional UPDATE makes two
+    sweeps (or a sweep and a restarted worker) racing for the same run send it only once."""
+    with transaction.atomic():
+        taken = Run.objects.filter(
+            pk=run.pk, status=RunStatus.RUNNING, worker=run.worker, worker_instance=run.worker_instance
+        ).update(status=RunStatus.QUEUED, queued_at=None)
+        if taken:
+            transaction.on_commit(lambda: _enqueue(run.pk, run.queue))
+    return bool(taken)
+
+
+def run_requeue_stale(*, older_than: timedelta | None = None) -> int:
+    """Send again the runs nothing will finish otherwise:
+
+    - queued, but their message never reached the broker (it was down when they were
+      requested): a run whose message is in the broker is not sent twice (issue 8 item 9);
+    - running on a worker start that stopped beating, including a worker restarted under the
+      same name (its new start has another instance id, issue 8 item 2).
+    """
+    if older_than is None:
+        older_than = timedelta(seconds=settings.RUNNER_REQUEUE_STALE_AFTER_S)
     cutoff = timezone.now() - older_than
-    waiting = Run.objects.filter(
-        status__in=[RunStatus.QUEUED, RunStatus.WAITING_GPU], requested_at__lt=cutoff
+    never_sent = list(
+        Run.objects.filter(
+            status__in=[RunStatus.QUEUED, RunStatus.WAITING_GPU],
+            queued_at__isnull=True,
+            requested_at__lt=cutoff,
+        ).only("pk", "queue")
     )
+    for run in never_sent:
+        _enqueue(run.pk, run.queue)
     orphaned = [
         run
         for run in Run.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff)
-        if not _worker_is_live(run.worker)
+        if not _worker_is_live(run.worker, run.worker_instance)
     ]
-    stale = [*waiting, *orphaned]
-    for run in stale:
-        _enqueue(run.pk, run.queue)
-    return len(stale)
+    return len(never_sent) + sum(_requeue_orphan(run) for run in orphaned)
 
 
-def _claim_queued(*, run_id: int, worker: str) -> Run | None:
+def run_requeue_orphans_of(*, worker: str, instance: str) -> int:
+    """A worker that starts again under its old name takes back what its previous start was
+    running: nothing else would (the old messages return only after the visibility timeout)."""
+    orphaned = Run.objects.filter(status=RunStatus.RUNNING, worker=worker).exclude(worker_instance=instance)
+    return sum(_requeue_orphan(run) for run in orphaned)
+
+
+def _claim_queued(*, run_id: int, worker: str, instance: str) -> Run | None:
     """UPDATE … RETURNING: claim and load the run at once (PostgreSQL; SQLite >= 3.35)."""
     table = connection.ops.quote_name(Run._meta.db_table)
     started_at = connection.ops.adapt_datetimefield_value(timezone.now())
     rows = list(
         Run.objects.raw(
-            f"UPDATE {table} SET status = %s, worker = %s, started_at = %s, attempts = attempts + 1 "  # noqa: S608 (table name from the model; values are parameters)
-            "WHERE id = %s AND status IN (%s, %s) RETURNING *",
-            [RunStatus.RUNNING, worker, started_at, run_id, RunStatus.QUEUED, RunStatus.WAITING_GPU],
+            f"UPDATE {table} SET status = %s, worker = %s, worker_instance = %s, started_at = %s, "  # noqa: S608 (table name from the model; values are parameters)
+            "attempts = attempts + 1 WHERE id = %s AND status IN (%s, %s) RETURNING *",
+            [
+                RunStatus.RUNNING,
+                worker,
+                instance,
+                started_at,
+                run_id,
+                RunStatus.QUEUED,
+                RunStatus.WAITING_GPU,
+            ],
         )
     )
     return rows[0] if rows else None
 
 
-def run_start(*, run_id: int, worker: str, redelivered: bool = False) -> Run | None:
+def run_start(*, run_id: int, worker: str, instance: str = "", redelivered: bool = False) -> Run | None:
     """Claim a run for this attempt; None when there is nothing (left) to do.
 
     A redelivered job (its worker died before acknowledging it) takes the run over; any other
     second message for a run that a live worker is running is a duplicate and is dropped.
     """
     # The common case in one round trip: a queued run, claimed by the first job that arrives.
-    claimed = _claim_queued(run_id=run_id, worker=worker)
+    claimed = _claim_queued(run_id=run_id, worker=worker, instance=instance)
     if claimed is not None:
         return claimed
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status in FINISHED:
             return None  # a redelivered job whose run already finished: nothing to do
-        taken = run.status == RunStatus.RUNNING and run.worker != worker
-        if taken and not redelivered and _worker_is_live(run.worker):
-            return None  # a duplicate message while another live worker is on it
+        # A duplicate message while a live worker start (this one included, in another pool
+        # process) is on it; a start that stopped beating or restarted has lost it.
+        held = run.status == RunStatus.RUNNING and _worker_is_live(run.worker, run.worker_instance)
+        if held and not redelivered:
+            return None
         run.attempts += 1
         if run.attempts > MAX_ATTEMPTS:
             _give_up(run, f"The run stopped its worker {MAX_ATTEMPTS} times; not trying again.")
             return None
         run.status = RunStatus.RUNNING
         run.worker = worker
+        run.worker_instance = instance
         run.started_at = timezone.now()
-        run.save(update_fields=["attempts", "status", "worker", "started_at"])
+        run.save(update_fields=["attempts", "status", "worker", "worker_instance", "started_at"])
         return run
 
 
-def _give_up(run: Run, detail: str) -> None:
+def _give_up(run: Run, detail: str, *, first_status: str = CellStatus.CRASHED) -> None:
     done = set(run.results.values_list("index", flat=True))
     for position, cell in enumerate(run.cells):
         if position not in done:
-            status = CellStatus.CRASHED if position == len(done) else CellStatus.SKIPPED
+            status = first_status if position == len(done) else CellStatus.SKIPPED
             RunCell.objects.update_or_create(
                 run=run,
                 index=position,
@@ -178,7 +229,7 @@ def _give_up(run: Run, detail: str) -> None:
                     "line": cell.get("line", 0),
                     "status": status,
                     "expected": cell.get("expected"),
-                    "error": detail if status == CellStatus.CRASHED else "",
+                    "error": detail if status != CellStatus.SKIPPED else "",
                 },
             )
     run.status = RunStatus.FAILED
@@ -187,6 +238,33 @@ def _give_up(run: Run, detail: str) -> None:
     run.cells_done = len(run.cells)
     run.save(update_fields=["status", "detail", "finished_at", "cells_done"])
     run_finished.send(sender=Run, run=run)
+
+
+def run_fail(*, run_id: int, detail: str) -> None:
+    """End a run that could not be recorded or finished as failed, so it never stays running.
+
+    Its first cell without a stored result is `error` with the reason; later ones `skipped`.
+    """
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None or run.is_finished:
+        return
+    try:
+        with transaction.atomic():
+            _give_up(run, detail, first_status=CellStatus.ERROR)
+    except Exception:
+        # A receiver of run_finished failed too: still end the run itself, without them.
+        logger.exception("run_finished receivers failed for run %s; marking it failed alone", run_id)
+        Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+            status=RunStatus.FAILED, detail=detail, finished_at=timezone.now()
+        )
+
+
+def _storable(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL: a NUL a cell printed is shown as U+FFFD (issue 8).
+
+    The engine compares the raw output first, so the cell's status is unaffected; the stored
+    text only replaces the one character the database refuses."""
+    return text.replace("\x00", "\ufffd") if text else text
 
 
 def _store_figure(cell: RunCell, position: int, png: bytes) -> None:
@@ -204,10 +282,10 @@ def run_record_cell(*, run: Run, result) -> RunCell:
     fields = {
         "line": result.line,
         "status": str(result.status),
-        "output": result.output,
-        "expected": result.expected,
-        "stderr": result.stderr,
-        "error": result.error or "",
+        "output": _storable(result.output),
+        "expected": _storable(result.expected),
+        "stderr": _storable(result.stderr),
+        "error": _storable(result.error) or "",
         "duration_s": result.duration_s,
         "peak_memory_bytes": result.peak_memory_bytes,
     }
@@ -241,11 +319,14 @@ def run_finish(*, run: Run, fingerprint: dict, sandbox: dict, detail: str = "") 
     return run
 
 
-def worker_heartbeat(*, name: str, queues: list[str], fingerprint: dict, started_at=None) -> None:
+def worker_heartbeat(
+    *, name: str, queues: list[str], fingerprint: dict, started_at=None, instance: str = ""
+) -> None:
     now = timezone.now()
     Worker.objects.update_or_create(
         name=name,
         defaults={
+            "instance": instance,
             "queues": queues,
             "device": fingerprint.get("device", "cpu"),
             "fingerprint": fingerprint,
@@ -259,16 +340,27 @@ def run_execute(*, run: Run, server) -> Run:
     """Run the cells on this worker's fork server, storing each result as it arrives."""
     # Closing on any error cancels the sandbox and drains the server, so a failed write never
     # leaves this run's late frames to be read as the next run's results.
-    with server.run_answer(run.cells) as answer_run:
-        for result in answer_run:
-            run_record_cell(run=run, result=result)
-    info = answer_run.info
-    return run_finish(
-        run=run,
-        fingerprint=environment_fingerprint(),
-        sandbox=info.sandbox if info else {},
-        detail=info.detail if info else "",
-    )
+    try:
+        with server.run_answer(run.cells) as answer_run:
+            for result in answer_run:
+                run_record_cell(run=run, result=result)
+        info = answer_run.info
+        return run_finish(
+            run=run,
+            fingerprint=environment_fingerprint(),
+            sandbox=info.sandbox if info else {},
+            detail=info.detail if info else "",
+        )
+    except Exception as exc:
+        # Any failure to record or finish ends the run with a reason, never leaves it running
+        # (issue 8 item 3); the traceback goes to the worker's log.
+        logger.exception("Run %s could not be recorded; marking it failed", run.pk)
+        run_fail(
+            run_id=run.pk,
+            detail=f"The worker could not store this run's results ({type(exc).__name__}: {exc}).",
+        )
+        run.refresh_from_db()
+        return run
 
 
 def run_get(*, run_id: int) -> Run | None:

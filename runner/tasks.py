@@ -4,11 +4,15 @@ Deadlines: a run's cells are held to their own limits inside the sandbox (at mos
 an answer); the task's hard time limit is a backstop above that.
 """
 
+import logging
+
 from celery import shared_task
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready, worker_shutdown
 from django.db import close_old_connections
 
 from . import pool, services
+
+logger = logging.getLogger(__name__)
 
 RUN_TIME_LIMIT_S = 600 + 60
 
@@ -28,6 +32,7 @@ def execute_run(run_id: int) -> None:
     run = services.run_start(
         run_id=run_id,
         worker=request.hostname or "unknown",
+        instance=pool.WORKER_INSTANCE,
         redelivered=bool((request.delivery_info or {}).get("redelivered")),
     )
     if run is not None:
@@ -46,7 +51,16 @@ _heartbeat_stop = None
 def _start_heartbeat(sender, **kwargs):
     global _heartbeat_stop
     queues = sorted(q.name for q in sender.task_consumer.queues)
-    _heartbeat_stop = pool.heartbeat_start(name=sender.hostname, queues=queues)
+    name = sender.hostname
+
+    def take_back_orphans() -> None:
+        # Restarted under the same name (`cpu@%h` in compose): what the previous start was
+        # running would otherwise wait for the visibility timeout (issue 8 item 2).
+        requeued = services.run_requeue_orphans_of(worker=name, instance=pool.WORKER_INSTANCE)
+        if requeued:
+            logger.warning("Queued again %s run(s) left running by a previous start of %s", requeued, name)
+
+    _heartbeat_stop = pool.heartbeat_start(name=name, queues=queues, on_first_beat=take_back_orphans)
 
 
 @worker_shutdown.connect
