@@ -56,11 +56,10 @@ def test_the_sweep_sends_only_runs_whose_message_never_reached_the_broker(own_br
     """Issue 8 item 9: a backlog of queued runs must not gain a duplicate message per sweep."""
     from datetime import timedelta
 
+    import redis
     from django.utils import timezone
 
     from runner.services import run_request, run_requeue_stale
-
-    import redis
 
     own_broker.stop()
     lost = run_request(cells=[_cell(0, "'broker down'")], force=True)  # its message never sent
