@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -157,7 +158,7 @@ class AnswerAdminMixin:
     def verification_status(self, obj):
         return verification_label(getattr(obj, "answer", None))
 
-    @admin.action(description="Verify now (run again, even if cached)")
+    @admin.action(description="Verify now (run again, even if cached)", permissions=["change"])
     def verify_now(self, request, queryset):
         count = 0
         for question in queryset.select_related("answer"):
@@ -181,6 +182,9 @@ class AnswerAdminMixin:
         ]
 
     def run_status_view(self, request, pk: int):
+        # Cell outputs of a draft: only for staff who may view questions (issue 8 item 5).
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         answer = get_object_or_404(Answer.objects.select_related("run"), question_id=pk)
         run = answer.run
         if run is None:
@@ -211,6 +215,9 @@ class AnswerAdminMixin:
         )
 
     def import_notebook_view(self, request):
+        # It creates a question and an answer whose cells run (issue 8 item 5).
+        if not (self.has_add_permission(request) and request.user.has_perm("answers.change_answer")):
+            raise PermissionDenied
         form = NotebookUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             title = form.cleaned_data["title"]

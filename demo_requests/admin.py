@@ -74,14 +74,14 @@ class DemoRequestAdmin(admin.ModelAdmin):
         count = services.demo_request_set_status(demo_requests=queryset, status=status)
         self.message_user(request, f"{count} request(s) marked as {status.label.lower()}.")
 
-    @admin.action(description="Mark selected requests as contacted")
+    @admin.action(description="Mark selected requests as contacted", permissions=["change"])
     def mark_contacted(self, request, queryset):
         self._mark(request, queryset, DemoRequestStatus.CONTACTED)
 
-    @admin.action(description="Mark selected requests as qualified")
+    @admin.action(description="Mark selected requests as qualified", permissions=["change"])
     def mark_qualified(self, request, queryset):
         self._mark(request, queryset, DemoRequestStatus.QUALIFIED)
 
-    @admin.action(description="Mark selected requests as closed")
+    @admin.action(description="Mark selected requests as closed", permissions=["change"])
     def mark_closed(self, request, queryset):
         self._mark(request, queryset, DemoRequestStatus.CLOSED)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -58,6 +59,9 @@ class QuestionAdmin(AnswerAdminMixin, admin.ModelAdmin):
         return [preview, *self.answer_urls(), *super().get_urls()]
 
     def preview_view(self, request, pk: int):
+        # The draft's text: only for staff who may view questions (issue 8 item 5).
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         question = get_object_or_404(Question, pk=pk)
         context = {
             **self.admin_site.each_context(request),
@@ -81,7 +85,7 @@ class QuestionAdmin(AnswerAdminMixin, admin.ModelAdmin):
         else:
             super().save_formset(request, form, formset, change)
 
-    @admin.action(description="Publish selected questions")
+    @admin.action(description="Publish selected questions", permissions=["change"])
     def publish_selected(self, request, queryset):
         for question in queryset:
             question_publish(question=question)
