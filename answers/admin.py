@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -122,6 +123,9 @@ class VerificationFilter(admin.SimpleListFilter):
         return queryset
 
 
+TITLE_MAX = Question._meta.get_field("title").max_length
+
+
 class NotebookUploadForm(forms.Form):
     notebook = forms.FileField(
         help_text=f"A Jupyter notebook (.ipynb), at most {MAX_NOTEBOOK_BYTES // 2**20} MB."
@@ -141,12 +145,24 @@ class NotebookUploadForm(forms.Form):
             raise forms.ValidationError(str(exc)) from exc
         return upload
 
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        if slug and Question.objects.filter(slug=slug).exists():
+            raise forms.ValidationError("A question with this slug exists already: choose another one.")
+        return slug
+
     def clean(self):
         cleaned = super().clean()
         if hasattr(self, "parsed"):
             title = cleaned.get("title") or self.parsed[0]
             if not title:
                 self.add_error("title", "The notebook has no heading to use as the title: give one.")
+            elif len(title) > TITLE_MAX:
+                self.add_error(
+                    "title",
+                    f"The notebook's heading is {len(title)} characters long; a title has at most "
+                    f"{TITLE_MAX}: give a shorter one.",
+                )
             cleaned["title"] = title
         return cleaned
 
@@ -222,10 +238,15 @@ class AnswerAdminMixin:
         if request.method == "POST" and form.is_valid():
             title = form.cleaned_data["title"]
             slug = form.cleaned_data["slug"] or _unique_slug(title)
-            question = Question.objects.create(title=title, slug=slug, author=request.user)
-            answer_save(question=question, body=form.parsed[1], by=request.user)
-            messages.success(request, "Notebook imported as a draft; its cells are running now.")
-            return redirect("admin:kb_question_change", question.pk)
+            try:
+                with transaction.atomic():  # never a question without its answer
+                    question = Question.objects.create(title=title, slug=slug, author=request.user)
+                    answer_save(question=question, body=form.parsed[1], by=request.user)
+            except IntegrityError:  # the same slug, created by someone else a moment ago
+                form.add_error("slug", "A question with this slug exists already: choose another one.")
+            else:
+                messages.success(request, "Notebook imported as a draft; its cells are running now.")
+                return redirect("admin:kb_question_change", question.pk)
         context = {
             **self.admin_site.each_context(request),
             "form": form,

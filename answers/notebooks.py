@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -63,13 +64,61 @@ def answer_to_notebook(
 
 
 def _fence_for(text: str) -> str:
-    longest = max((len(run) for run in text.split("\n") if set(run) == {"`"}), default=0)
+    """A backtick fence longer than any backtick run that starts a line of `text` (indented or
+    not, with an info string or not), so no line inside can close it (issue 8 item 4)."""
+    longest = max((len(m.group(1)) for m in _LINE_BACKTICKS.finditer(text)), default=0)
     return "`" * max(3, longest + 1)
+
+
+_LINE_BACKTICKS = re.compile(r"^[ \t]*(`+)", re.MULTILINE)
+# An option value is one plain word: no spaces, newlines, quotes or backticks that could end
+# the info string and inject prose or another cell.
+_OPTION_VALUE = re.compile(r"[A-Za-z0-9_.+-]{1,100}")
+
+
+def _kb_metadata(cell, number: int) -> tuple[dict, str | None]:
+    """(options, expected) from a code cell's metadata.kb, refusing anything of the wrong type."""
+    kb = cell.metadata.get("kb")
+    if kb is None:
+        return {}, None
+    if not isinstance(kb, dict):
+        raise NotebookError(f"Cell {number}: metadata.kb must be an object, not {type(kb).__name__}.")
+    options = kb.get("options")
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise NotebookError(f"Cell {number}: kb.options must be an object, not {type(options).__name__}.")
+    expected = kb.get("expected")
+    if expected is not None and not isinstance(expected, str):
+        raise NotebookError(f"Cell {number}: kb.expected must be text, not {type(expected).__name__}.")
+    return options, expected
+
+
+def _option_words(options: dict, number: int) -> list[str]:
+    words = []
+    for key, value in _non_default(options).items():
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise NotebookError(f"Cell {number}: option {key} has a value of the wrong type.")
+        if not _OPTION_VALUE.fullmatch(str(value)):
+            raise NotebookError(
+                f"Cell {number}: option {key}={str(value)[:40]!r} is not a plain value "
+                "(letters, digits and . _ + - only)."
+            )
+        words.append(f"{key}={value}")
+    return words
+
+
+def _refuse_nul(text: str, where: str) -> None:
+    if "\x00" in text:
+        raise NotebookError(f"{where} contains a NUL character (\\u0000), which an answer cannot hold.")
 
 
 def notebook_to_markdown(raw: bytes) -> tuple[str | None, str]:
     """(title, Markdown): code cells become runnable cells (with their kb options if any),
-    Markdown cells prose; a first cell that is a lone `# Heading` gives the title."""
+    Markdown cells prose; a first cell that is a lone `# Heading` gives the title.
+
+    Refuses (NotebookError) what it cannot import faithfully: wrong-typed kb metadata, odd
+    option values, NUL characters, or any cell whose boundaries would change in the Markdown."""
     if len(raw) > MAX_NOTEBOOK_BYTES:
         raise NotebookError(f"The notebook is larger than {MAX_NOTEBOOK_BYTES // (1024 * 1024)} MB.")
     try:
@@ -83,23 +132,47 @@ def notebook_to_markdown(raw: bytes) -> tuple[str | None, str]:
         first = cells[0].source.strip()
         if first.startswith("# ") and "\n" not in first:
             title, cells = first[2:].strip(), cells[1:]
-    for cell in cells:
+            _refuse_nul(title, "The title")
+    code_cells = []
+    for number, cell in enumerate(cells, start=1):
         source = cell.source.strip("\n")
         if not source.strip():
             continue
+        _refuse_nul(source, f"Cell {number}")
         if cell.cell_type == "markdown":
             parts.append(source)
         elif cell.cell_type == "code":
-            options = (cell.metadata.get("kb") or {}).get("options") or {}
-            words = [f"{key}={value}" for key, value in _non_default(options).items()]
+            options, expected = _kb_metadata(cell, number)
+            words = _option_words(options, number)
             fence = _fence_for(source)
             parts.append(f"{fence}python run{' ' + ' '.join(words) if words else ''}\n{source}\n{fence}")
-            expected = (cell.metadata.get("kb") or {}).get("expected")
             if expected is not None:
+                _refuse_nul(expected, f"The expected output of cell {number}")
                 parts.append(f"{_fence_for(expected)}output\n{expected}\n{_fence_for(expected)}")
+            code_cells.append((source, expected))
     if not parts:
         raise NotebookError("The notebook has no cells with content.")
-    return title, "\n\n".join(parts) + "\n"
+    markdown = "\n\n".join(parts) + "\n"
+    _check_cells_kept(markdown, code_cells)
+    return title, markdown
+
+
+def _check_cells_kept(markdown: str, code_cells: list[tuple[str, str | None]]) -> None:
+    """The Markdown must give back exactly the notebook's code cells: no extra cell from a
+    fence inside a Markdown cell, no cell swallowed by an unclosed one, the same code."""
+    parsed = parse_answer(markdown)
+    found = [(cell.code, cell.expected) for cell in parsed.cells]
+    if len(found) != len(code_cells):
+        raise NotebookError(
+            f"The notebook has {len(code_cells)} code cells but would become {len(found)} runnable cells "
+            "(a Markdown cell holds a code fence, or a fence is left open); fix the notebook and upload "
+            "it again."
+        )
+    for number, (want, got) in enumerate(zip(code_cells, found, strict=True), start=1):
+        if want[0] != got[0] or (want[1] or "").rstrip("\n") != (got[1] or "").rstrip("\n"):
+            raise NotebookError(f"Code cell {number} would not be imported exactly as written.")
+    if parsed.errors:
+        raise NotebookError(f"The imported answer would have authoring errors: {parsed.errors[0]}.")
 
 
 def _non_default(options: dict) -> dict:
