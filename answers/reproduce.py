@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from datetime import timedelta
 
-from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from runner import services as runner_services
@@ -32,29 +30,41 @@ class ReproduceRefused(Exception):
     """Why a run could not be started, in words for the reader."""
 
 
-def client_key(remote_addr: str) -> str:
-    """A keyed hash of the address: enough to rate-limit, useless for identifying anyone."""
-    return hmac.new(settings.SECRET_KEY.encode(), remote_addr.encode(), hashlib.sha256).hexdigest()[:32]
+def _limits_lock() -> None:
+    """Serialise the limit checks and the creation of runs-again, so concurrent posts cannot
+    all pass the counts before any of them is saved (issue 8 item 7). PostgreSQL: a
+    transaction-scoped advisory lock; SQLite (one machine) already serialises writing
+    transactions (transaction_mode IMMEDIATE in config/settings.py)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_ID])
+
+
+_LOCK_ID = 0x6B6272756E  # "kbrun": any constant that no other advisory lock of the site uses
 
 
 def reproduction_start(*, answer: Answer, client: str) -> Reproduction:
     revision = answer.published_revision
     if revision is None or not answer.published_verified or answer.cell_count == 0:
         raise ReproduceRefused("This answer has no verified code to run again.")
-    since = timezone.now() - PER_CLIENT_WINDOW
-    if Reproduction.objects.filter(client=client, created_at__gte=since).count() >= PER_CLIENT_LIMIT:
-        minutes = int(PER_CLIENT_WINDOW.total_seconds() // 60)
-        raise ReproduceRefused(
-            f"You can run answers again {PER_CLIENT_LIMIT} times every {minutes} minutes. "
-            "Please try again a little later."
-        )
-    if Reproduction.objects.filter(run__status__in=_IN_FLIGHT).count() >= MAX_IN_FLIGHT:
-        raise ReproduceRefused("Our workers are busy with other readers' runs. Please try again in a minute.")
     cells = [cell_to_json(c) for c in parse_answer(revision.body).cells]
-    run = runner_services.run_request(cells=cells, force=True)
-    return Reproduction.objects.create(
-        answer=answer, revision=revision, run=run, verified_run=answer.published_run, client=client
-    )
+    with transaction.atomic():
+        _limits_lock()
+        since = timezone.now() - PER_CLIENT_WINDOW
+        if Reproduction.objects.filter(client=client, created_at__gte=since).count() >= PER_CLIENT_LIMIT:
+            minutes = int(PER_CLIENT_WINDOW.total_seconds() // 60)
+            raise ReproduceRefused(
+                f"You can run answers again {PER_CLIENT_LIMIT} times every {minutes} minutes. "
+                "Please try again a little later."
+            )
+        if Reproduction.objects.filter(run__status__in=_IN_FLIGHT).count() >= MAX_IN_FLIGHT:
+            raise ReproduceRefused(
+                "Our workers are busy with other readers' runs. Please try again in a minute."
+            )
+        run = runner_services.run_request(cells=cells, force=True)
+        return Reproduction.objects.create(
+            answer=answer, revision=revision, run=run, verified_run=answer.published_run, client=client
+        )
 
 
 def reproduction_comparison(*, reproduction: Reproduction) -> list[dict]:

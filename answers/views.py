@@ -6,11 +6,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
+from config.client_address import client_key
 from runner import services as runner_services
 
 from .models import Answer, Reproduction
 from .notebooks import answer_to_notebook
-from .reproduce import ReproduceRefused, client_key, reproduction_comparison, reproduction_start
+from .reproduce import ReproduceRefused, reproduction_comparison, reproduction_start
 
 
 def _published_answer(slug: str) -> Answer:
@@ -28,9 +29,7 @@ def _published_answer(slug: str) -> Answer:
 def run_again(request: HttpRequest, slug: str) -> HttpResponse:
     answer = _published_answer(slug)
     try:
-        reproduction = reproduction_start(
-            answer=answer, client=client_key(request.META.get("REMOTE_ADDR", ""))
-        )
+        reproduction = reproduction_start(answer=answer, client=client_key(request))
     except ReproduceRefused as refusal:
         messages.warning(request, str(refusal))
         return redirect(answer.question.get_absolute_url() + "#run-again")

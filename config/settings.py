@@ -196,8 +196,9 @@ DEMO_REQUEST_MAX_AGE_S = int(env("DEMO_REQUEST_MAX_AGE_S", str(4 * 3600)))  # an
 _rate = env("DEMO_REQUEST_RATE_LIMIT", "5/600")  # posts per client per window in seconds
 DEMO_REQUEST_RATE_LIMIT = (int(_rate.split("/")[0]), int(_rate.split("/")[1]))
 # Behind a reverse proxy, the META key of the header it sets to the client's address
-# (e.g. HTTP_X_REAL_IP); the default trusts only the socket's address.
-DEMO_REQUEST_CLIENT_IP_HEADER = env("DEMO_REQUEST_CLIENT_IP_HEADER", "REMOTE_ADDR")
+# (e.g. HTTP_X_REAL_IP); the default trusts only the socket's address. One setting for every
+# per-client limit of the site (config/client_address.py); the demo form's old name still works.
+CLIENT_IP_HEADER = env("CLIENT_IP_HEADER") or env("DEMO_REQUEST_CLIENT_IP_HEADER", "REMOTE_ADDR")
 DEMO_REQUEST_RETENTION_DAYS = int(env("DEMO_REQUEST_RETENTION_DAYS", "730"))  # after closing
 
 # Cookie consent (consent/) and first-party analytics (analytics/). A new policy version

@@ -8,8 +8,6 @@ and floods from one client).
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
 import logging
 import time
 
@@ -17,6 +15,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from config.client_address import client_key
 
 logger = logging.getLogger(__name__)
 
@@ -54,17 +54,6 @@ def time_token_check(token: str, *, now: float | None = None) -> TimeTrap:
     if elapsed < settings.DEMO_REQUEST_MIN_SECONDS:
         return TimeTrap.TOO_FAST
     return TimeTrap.OK
-
-
-def client_key(request: HttpRequest) -> str:
-    """Who is posting, as a keyed hash: the cache never holds a raw IP address.
-
-    The address comes from REMOTE_ADDR unless DEMO_REQUEST_CLIENT_IP_HEADER names the header a
-    trusted reverse proxy sets (X-Forwarded-For from the client itself could be forged).
-    """
-    address = request.META.get(settings.DEMO_REQUEST_CLIENT_IP_HEADER) or request.META.get("REMOTE_ADDR", "")
-    address = address.split(",")[0].strip()
-    return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def rate_limit_hit(request: HttpRequest) -> bool:
