@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from config.client_address import client_key
 from runner import services as runner_services
@@ -45,7 +45,7 @@ def _reproduction(slug: str, pk: int) -> Reproduction:
     )
 
 
-@require_GET
+@require_safe
 def reproduction_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     reproduction = _reproduction(slug, pk)
     rows = reproduction_comparison(reproduction=reproduction) if reproduction.run.is_finished else []
@@ -60,7 +60,7 @@ def reproduction_detail(request: HttpRequest, slug: str, pk: int) -> HttpRespons
     return render(request, "answers/reproduction.html", context)
 
 
-@require_GET
+@require_safe
 def reproduction_status(request: HttpRequest, slug: str, pk: int) -> JsonResponse:
     run = _reproduction(slug, pk).run
     return JsonResponse(
@@ -74,7 +74,7 @@ def reproduction_status(request: HttpRequest, slug: str, pk: int) -> JsonRespons
     )
 
 
-@require_GET
+@require_safe
 def notebook_download(request: HttpRequest, slug: str) -> HttpResponse:
     answer = _published_answer(slug)
     run = answer.published_run

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside XFrameOptionsMiddleware, so it sees which pages may be framed (issue 8 item 8).
+    "config.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -289,6 +291,25 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# --- Content-Security-Policy and Permissions-Policy (issue 8 item 8, config/security_headers.py) ---
+# No 'unsafe-inline': every script and style comes from a static file. img-src allows data:
+# URIs (inline SVG icons); media (figures) is same-origin here, MEDIA_ORIGIN adds another
+# origin when figures are served from object storage.
+_MEDIA_ORIGIN = env("MEDIA_ORIGIN", "")
+CONTENT_SECURITY_POLICY = env(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    f"img-src 'self' data:{' ' + _MEDIA_ORIGIN if _MEDIA_ORIGIN else ''}; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'; form-action 'self'",
+)
+PERMISSIONS_POLICY = env(
+    "PERMISSIONS_POLICY",
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=()",
+)
+# --- end of CSP settings --------------------------------------------------------------------
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

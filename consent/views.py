@@ -19,7 +19,7 @@ def _safe_next(request: HttpRequest, candidate: str | None) -> str:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def consent_settings(request: HttpRequest) -> HttpResponse:
     """The cookie settings panel. The banner's buttons post here too, so it works without JS."""
     if request.method == "POST":

@@ -1,7 +1,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import selectors, services, spam
 from .forms import DemoRequestForm
@@ -20,9 +20,9 @@ def _render_form(request: HttpRequest, form: DemoRequestForm, *, status: int = 2
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def demo_request(request: HttpRequest) -> HttpResponse:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         form = DemoRequestForm(
             initial={"source": request.GET.get("from", "")[:200], "started": spam.time_token_issue()}
         )
@@ -60,6 +60,6 @@ def demo_request(request: HttpRequest) -> HttpResponse:
     return redirect("demo_requests:thanks")
 
 
-@require_GET
+@require_safe
 def thanks(request: HttpRequest) -> HttpResponse:
     return render(request, "demo_requests/thanks.html")

@@ -5,8 +5,19 @@ from django.utils.feedgenerator import Atom1Feed
 from . import selectors
 
 
+class PlainTextSummaryAtomFeed(Atom1Feed):
+    """Atom with `<summary type="text">`: our summaries are plain text, which Django's Atom1Feed
+    would label type="html", so a reader would render a `<` in a summary as markup (issue 8)."""
+
+    def add_item_elements(self, handler, item):
+        summary = item.get("description")
+        super().add_item_elements(handler, {**item, "description": None})
+        if summary is not None:
+            handler.addQuickElement("summary", summary, {"type": "text"})
+
+
 class LatestQuestionsFeed(Feed):
-    feed_type = Atom1Feed
+    feed_type = PlainTextSummaryAtomFeed
     link = "/"
 
     def title(self):

@@ -3,7 +3,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from . import selectors
 from .structured_data import question_structured_data
@@ -11,13 +11,13 @@ from .structured_data import question_structured_data
 PAGE_SIZE = 20
 
 
-@require_GET
+@require_safe
 def question_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.question_list(), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "kb/question_list.html", {"page": page})
 
 
-@require_GET
+@require_safe
 def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
     question = selectors.question_get_published(slug=slug)
     context = {
@@ -29,26 +29,26 @@ def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "kb/question_detail.html", context)
 
 
-@require_GET
+@require_safe
 def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tag = selectors.tag_get(slug=slug)
     page = Paginator(selectors.tag_questions(tag=tag), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "kb/tag_detail.html", {"tag": tag, "page": page})
 
 
-@require_GET
+@require_safe
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     results = selectors.search(query=query)
     return render(request, "kb/search.html", {"query": query, "results": results})
 
 
-@require_GET
+@require_safe
 def privacy(request: HttpRequest) -> HttpResponse:
     return render(request, "kb/privacy.html")
 
 
-@require_GET
+@require_safe
 @cache_control(max_age=86400, public=True)
 def robots_txt(request: HttpRequest) -> HttpResponse:
     lines = [
