@@ -13,7 +13,7 @@ RUN pip install --no-cache-dir --extra-index-url "${TORCH_INDEX_URL}" -r require
 COPY . .
 # Production settings, so the manifest (staticfiles.json) that whitenoise serves from is written.
 # These values exist only in this build step; nothing is connected to.
-RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only-not-a-secret DJANGO_ALLOWED_HOSTS=build \
+RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only-not-a-secret DJANGO_ALLOWED_HOSTS=build SITE_URL=http://build \
         DATABASE_URL=postgres://build@localhost/build CELERY_BROKER_URL=redis://localhost:6379/0 \
         python manage.py collectstatic --noinput \
     && useradd --system --create-home --uid 10001 kb \

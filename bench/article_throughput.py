@@ -120,6 +120,7 @@ def bench_env(tmp: Path) -> dict[str, str]:
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY="bench-only-" + secrets.token_hex(24),
         DJANGO_ALLOWED_HOSTS=f"{HOST},localhost",
+        SITE_URL=f"http://{HOST}",
         DATABASE_URL=f"{PG_SERVER}/{DB_NAME}",
         CELERY_BROKER_URL=BENCH_REDIS,
         REDIS_URL=BENCH_REDIS,

@@ -47,7 +47,8 @@ else:
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or [required("DJANGO_ALLOWED_HOSTS")]
 
 SITE_NAME = "Verified Data Science"
-SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Canonical URLs, the sitemap and robots.txt point here: required in production (issue 8).
+SITE_URL = (env("SITE_URL", "http://127.0.0.1:8000") if DEBUG else required("SITE_URL")).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

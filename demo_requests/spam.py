@@ -8,6 +8,7 @@ and floods from one client).
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 import time
 
@@ -29,6 +30,7 @@ class TimeTrap(enum.Enum):
     TOO_FAST = "too_fast"
     TOO_OLD = "too_old"
     INVALID = "invalid"
+    USED = "used"
 
 
 def honeypot_tripped(data) -> bool:
@@ -53,7 +55,22 @@ def time_token_check(token: str, *, now: float | None = None) -> TimeTrap:
         return TimeTrap.TOO_OLD
     if elapsed < settings.DEMO_REQUEST_MIN_SECONDS:
         return TimeTrap.TOO_FAST
+    if not _token_first_use(token, max_age):
+        return TimeTrap.USED
     return TimeTrap.OK
+
+
+def _token_first_use(token: str, max_age: int) -> bool:
+    """True the first time a token is accepted: one shown form carries one request, so a
+    replayed token cannot carry posts across rate windows (issue 8 item 8). The note lives in
+    the shared cache (Redis in production) as long as the token could be valid; `add` is atomic
+    there, so two posts of one token at once accept one."""
+    key = "demo-requests:token:" + hashlib.sha256(token.encode()).hexdigest()
+    try:
+        return cache.add(key, 1, timeout=max_age)
+    except Exception:  # the cache is down: accept (the honeypot and the signature still apply)
+        logger.exception("Single-use check unavailable; demo form token accepted without it")
+        return True
 
 
 def rate_limit_hit(request: HttpRequest) -> bool:

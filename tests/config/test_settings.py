@@ -17,6 +17,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://kb:secret@db:5432/kb",
     "CELERY_BROKER_URL": "redis://redis:6379/0",
     "REDIS_URL": "redis://redis:6379/1",
+    "SITE_URL": "https://kb.example.com",
 }
 
 
@@ -37,8 +38,8 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
-def test_production_refuses_to_start_without_database_or_broker():
-    for missing in ("DATABASE_URL", "CELERY_BROKER_URL"):
+def test_production_refuses_to_start_without_database_broker_or_site_url():
+    for missing in ("DATABASE_URL", "CELERY_BROKER_URL", "SITE_URL"):
         env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
         result = _manage("check", env=env)
         assert result.returncode != 0 and f"{missing} must be set" in result.stderr
