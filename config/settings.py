@@ -256,6 +256,9 @@ RUNNER_HEARTBEAT_INTERVAL_S = float(env("RUNNER_HEARTBEAT_INTERVAL_S", "10"))
 RUNNER_WORKER_LIVE_WINDOW_S = float(env("RUNNER_WORKER_LIVE_WINDOW_S", "45"))
 RUNNER_REQUEUE_INTERVAL_S = float(env("RUNNER_REQUEUE_INTERVAL_S", "60"))
 RUNNER_REQUEUE_STALE_AFTER_S = float(env("RUNNER_REQUEUE_STALE_AFTER_S", "120"))
+# A run still `running` this long after it started is past the task's hard time limit
+# (runner.tasks.RUN_TIME_LIMIT_S, 660 s): the sweep sends it again even if its worker beats.
+RUNNER_RUN_DEADLINE_S = float(env("RUNNER_RUN_DEADLINE_S", "900"))
 # --- end of runner liveness settings ------------------------------------------------------------
 
 CELERY_BEAT_SCHEDULE = {

@@ -149,10 +149,13 @@ def run_requeue_stale(*, older_than: timedelta | None = None) -> int:
     )
     for run in never_sent:
         _enqueue(run.pk, run.queue)
+    # Past the task's hard time limit nothing can still be running it, even on a live worker
+    # (e.g. one whose database went away while it ended the run).
+    overdue = timezone.now() - timedelta(seconds=settings.RUNNER_RUN_DEADLINE_S)
     orphaned = [
         run
         for run in Run.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff)
-        if not _worker_is_live(run.worker, run.worker_instance)
+        if run.started_at < overdue or not _worker_is_live(run.worker, run.worker_instance)
     ]
     return len(never_sent) + sum(_requeue_orphan(run) for run in orphaned)
 
@@ -352,14 +355,16 @@ def run_execute(*, run: Run, server) -> Run:
             detail=info.detail if info else "",
         )
     except Exception as exc:
-        # Any failure to record or finish ends the run with a reason, never leaves it running
-        # (issue 8 item 3); the traceback goes to the worker's log.
-        logger.exception("Run %s could not be recorded; marking it failed", run.pk)
-        run_fail(
-            run_id=run.pk,
-            detail=f"The worker could not store this run's results ({type(exc).__name__}: {exc}).",
-        )
-        run.refresh_from_db()
+        # Any failure to run, record or finish ends the run with a reason, never leaves it
+        # running (issue 8 item 3); the traceback goes to the worker's log. If even that write
+        # fails (the database is away), the sweep picks the run up after its deadline.
+        logger.exception("Run %s could not be completed or stored; marking it failed", run.pk)
+        detail = f"The worker could not complete or store this run ({type(exc).__name__}: {exc})."
+        try:
+            run_fail(run_id=run.pk, detail=detail[:2000])
+            run.refresh_from_db()
+        except Exception:
+            logger.exception("Run %s could not be marked failed; the sweep will send it again", run.pk)
         return run
 
 

@@ -28,8 +28,11 @@ _NUMBER_RE = re.compile(_NUMBER)
 
 
 def normalise(text: str) -> str:
-    """Collapse every run of whitespace to one space and strip both ends."""
-    return _WHITESPACE.sub(" ", text).strip()
+    """Collapse every run of whitespace to one space and strip both ends.
+
+    A NUL is read as U+FFFD, the character the page shows for it (the database cannot store a
+    NUL, runner.services stores U+FFFD instead): an author copying the shown output matches."""
+    return _WHITESPACE.sub(" ", text.replace("\x00", "\ufffd")).strip()
 
 
 def numbers_close(expected: float, actual: float, tol: float) -> bool:

@@ -101,3 +101,8 @@ def test_long_output_with_many_ellipses_is_fast():
     assert not matches("a ... b ... c ... d ... e ... z", "a " + "b " * 200_000, tol=1e-6)
     assert not matches("a ... b ... c ... d ... e ... z", "a " + "b " * 200_000)
     assert time.perf_counter() - started < 2
+
+
+def test_a_nul_in_the_output_matches_the_replacement_character_the_page_shows():
+    # Issue 8 item 3: NUL is stored and shown as U+FFFD; expected text copied from the page matches.
+    assert matches("a\ufffdb", "a\x00b\n") and not matches("ab", "a\x00b")

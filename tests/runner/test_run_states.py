@@ -112,7 +112,9 @@ def test_a_result_the_database_refuses_ends_the_run_as_failed_instead_of_running
     RunCell.objects.create(run=run, index=0, line=1, status="ran", output="stale")
     run = run_execute(run=run, server=fresh_server)
     assert (
-        run.status == RunStatus.FAILED and "could not store" in run.detail and "IntegrityError" in run.detail
+        run.status == RunStatus.FAILED
+        and "could not complete or store" in run.detail
+        and "IntegrityError" in run.detail
     )
     assert list(run.results.values_list("index", "status")) == [(0, "ran"), (1, "error"), (2, "skipped")]
 
@@ -134,3 +136,21 @@ def test_cell_statuses_have_one_source_of_truth():
 
     assert [s.value for s in EngineCellStatus] == CellStatus.values
     assert CellStatus.MISMATCH.label == "Output differs"
+
+
+def test_a_run_past_its_deadline_is_swept_even_if_its_worker_still_beats(django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from runner.services import run_requeue_stale
+
+    _beat("cpu@host", "live-start")
+    started = timezone.now() - timedelta(minutes=20)  # past the 900 s deadline
+    run = Run.objects.create(
+        key="k", cells=CELLS, status=RunStatus.RUNNING, worker="cpu@host", worker_instance="live-start",
+        attempts=1, started_at=started,
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks() as sent:
+        assert run_requeue_stale() == 1
+    assert len(sent) == 1 and Run.objects.get(pk=run.pk).status == RunStatus.QUEUED
