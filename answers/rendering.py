@@ -19,6 +19,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
+from .anchors import heading_slug
 from .cells import Cell, ParsedAnswer, parse_answer
 
 _ALLOWED_TAGS = {
@@ -54,7 +55,12 @@ def _markdown() -> markdown.Markdown:
     return markdown.Markdown(
         extensions=["fenced_code", "tables", "toc", "codehilite", "sane_lists"],
         extension_configs={
-            "toc": {"permalink": "#", "permalink_title": "Link to this section", "toc_depth": "2-3"},
+            "toc": {
+                "slugify": heading_slug,
+                "permalink": "#",
+                "permalink_title": "Link to this section",
+                "toc_depth": "2-3",
+            },
             "codehilite": {"css_class": "highlight", "guess_lang": False},
         },
         output_format="html",

@@ -73,12 +73,43 @@ def _exception_names(exc: BaseException) -> list[str]:
     return names
 
 
+def _short_path(filename: str, roots: list[str]) -> str:
+    """``/srv/venv/lib/python3.11/site-packages/torch/nn/modules/conv.py`` -> ``torch/nn/modules/conv.py``:
+    readers need the package path, not the server's interpreter, venv or checkout (issue 11)."""
+    for root in roots:
+        if filename.startswith(root):
+            return filename[len(root) :]
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in filename:
+            return filename.rsplit(marker, 1)[1]
+    return filename
+
+
+def _import_roots() -> list[str]:
+    roots = {os.path.join(os.path.abspath(entry), "") for entry in sys.path if entry}
+    roots.add(os.path.join(os.path.abspath(os.getcwd()), ""))
+    return sorted(roots, key=len, reverse=True)  # the most specific root first
+
+
 def _user_traceback(exc: BaseException) -> str:
-    """The traceback without the runner's own frames."""
+    """The traceback without the runner's own frames, library paths relative to sys.path."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    report = traceback.TracebackException(type(exc), exc, tb)
+    roots = _import_roots()
+    for each in _chained(report):
+        for frame in each.stack:
+            frame.filename = _short_path(frame.filename, roots)
+    return "".join(report.format())
+
+
+def _chained(report: traceback.TracebackException):
+    seen = set()
+    while report is not None and id(report) not in seen:
+        seen.add(id(report))
+        yield report
+        report = report.__cause__ or (None if report.__suppress_context__ else report.__context__)
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:

@@ -51,3 +51,16 @@ def test_images_from_other_hosts_are_dropped_but_the_sites_own_are_kept():
     ).html
     assert "tracker.example" not in html
     assert 'src="/static/img/diagram.png"' in html
+
+
+def test_heading_anchors_keep_greek_letters_and_other_unicode_and_stay_unique():
+    from pathlib import Path
+
+    body = (Path(__file__).resolve().parents[2] / "content" / "batch-normalisation.md").read_text()
+    rendered = render_answer(body.split("---", 2)[2])
+    assert 'id="the-learnable-gamma-and-beta-and-the-running-statistics"' in rendered.html
+    assert 'href="#the-learnable-gamma-and-beta-and-the-running-statistics"' in rendered.toc_html
+
+    rendered = render_answer("## Pooling a 4×4 map\n\n## Pooling a 4×4 map\n\n## Café crème\n")
+    assert 'id="pooling-a-4x4-map"' in rendered.html and 'id="pooling-a-4x4-map_1"' in rendered.html
+    assert 'id="café-crème"' in rendered.html

@@ -1,6 +1,7 @@
 """The fork server's contract: statuses, capture, shared state, seeds, streaming."""
 
 import time
+from pathlib import Path
 
 from runner.engine.protocol import CellStatus
 from tests.runner.conftest import make_cells, run
@@ -43,6 +44,18 @@ def test_error_keeps_traceback_and_skips_nothing(server):
     assert "ZeroDivisionError" in results[0].error and 'File "<cell 0>", line 2' in results[0].error
     assert "runner/" not in results[0].error
     assert results[1].status == S.PASSED
+
+
+def test_traceback_names_library_files_by_package_path_not_the_servers_paths(server):
+    import sys
+
+    code = "import torch\ntorch.nn.Conv2d(3, 4, kernel_size=3)(torch.ones(2))"
+    results, _ = run(server, (code, None, {"raises": "RuntimeError"}))
+    error = results[0].error
+    assert results[0].status == S.PASSED
+    assert 'File "torch/nn/modules/conv.py", line' in error
+    for private in ("site-packages", sys.prefix, str(Path(__file__).resolve().parents[2])):
+        assert private not in error
 
 
 def test_mismatch_and_syntax_error(server):
