@@ -100,8 +100,19 @@ def render_cell(cell: Cell, result: dict | None = None, run_status: str | None =
         )
     return render_to_string(
         "answers/cell.html",
-        {"cell": cell, "code_html": highlight_python(cell.code), "state": state, "result": result},
+        {
+            "cell": cell,
+            "code_html": highlight_python(cell.code),
+            "state": state,
+            "result": result,
+            "raised_as_expected": _raised_as_expected(cell, result),
+        },
     )
+
+
+def _raised_as_expected(cell: Cell, result: dict | None) -> bool:
+    """A ``raises=`` cell that passed: its exception is the expected outcome, not an error."""
+    return bool(result and result["status"] == "passed" and cell.options.raises and result.get("error"))
 
 
 def render_badge(provenance: dict | None, cell_count: int, run_status: str | None) -> str:
