@@ -15,6 +15,18 @@ from .models import Answer, Reproduction, Revision
 from .notebooks import MAX_NOTEBOOK_BYTES, NotebookError, notebook_to_markdown
 from .services import answer_publish_override, answer_save, answer_verify
 
+# Rendered by the admin as HTML (its fieldset template marks help text safe): no user data here.
+ANSWER_HELP = (
+    "Markdown. A <code>```python run</code> block is run by a worker; an <code>```output</code> block "
+    "right after it is its expected output (whitespace runs count as one space, <code>...</code> "
+    "matches any text). Options follow <code>run</code>: <code>timeout=60</code>, "
+    "<code>device=cuda</code>, <code>raises=ValueError</code>, <code>tol=1e-6</code>, "
+    "<code>hide=true</code>, <code>figtol=0.02</code>, <code>nondeterministic=true</code>, "
+    '<code>alt="..."</code>, <code>caption="..."</code>. Every option and cell status, with '
+    'examples: <a href="/admin/authoring/" target="_blank" rel="noopener">authoring reference</a> '
+    "(<code>docs/authoring.md</code>)."
+)
+
 
 class AnswerForm(forms.ModelForm):
     # The revision the editor started from: saving over someone else's newer revision is refused
@@ -27,6 +39,7 @@ class AnswerForm(forms.ModelForm):
         widgets = {
             "body": forms.Textarea(attrs={"rows": 28, "class": "vLargeTextField", "spellcheck": "true"})
         }
+        help_texts = {"body": ANSWER_HELP}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

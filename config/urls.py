@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
+from answers.authoring import authoring_reference_view
 from config.health import healthz
 from kb import views as kb_views
 from kb.sitemaps import QuestionSitemap, TagSitemap
@@ -10,6 +11,7 @@ from kb.sitemaps import QuestionSitemap, TagSitemap
 sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap}
 
 urlpatterns = [
+    path("admin/authoring/", admin.site.admin_view(authoring_reference_view), name="admin_authoring"),
     path("admin/", admin.site.urls),
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
     path("robots.txt", kb_views.robots_txt, name="robots_txt"),

@@ -3,6 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from answers.admin import AnswerAdminMixin, AnswerInline, VerificationFilter, answer_save_from_formset
 
@@ -56,9 +57,16 @@ class QuestionAdmin(AnswerAdminMixin, admin.ModelAdmin):
         preview = path(
             "<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="kb_question_preview"
         )
-        return [preview, *self.answer_urls(), *super().get_urls()]
+        frame = path(
+            "<int:pk>/preview/frame/",
+            self.admin_site.admin_view(xframe_options_sameorigin(self.preview_frame_view)),
+            name="kb_question_preview_frame",
+        )
+        return [preview, frame, *self.answer_urls(), *super().get_urls()]
 
     def preview_view(self, request, pk: int):
+        # The admin chrome holds a frame with the article in the site's own page: the site's
+        # stylesheet never reaches the admin, and the admin's never reaches the article.
         # The draft's text: only for staff who may view questions (issue 8 item 5).
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -68,9 +76,18 @@ class QuestionAdmin(AnswerAdminMixin, admin.ModelAdmin):
             "question": question,
             "answer": getattr(question, "answer", None),
             "opts": self.model._meta,
-            "title": f"Preview: {question.title}",
+            "title": "Preview",
         }
         return render(request, "admin/kb/question/preview.html", context)
+
+    def preview_frame_view(self, request, pk: int):
+        question = get_object_or_404(Question, pk=pk)
+        context = {
+            "question": question,
+            "answer": getattr(question, "answer", None),
+            "hide_consent_banner": True,
+        }
+        return render(request, "admin/kb/question/preview_frame.html", context)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -63,7 +63,12 @@ def test_preview_shows_the_rendered_answer_of_a_draft(staff_client):
     client.post("/admin/kb/question/add/", _question_form())
     question = Question.objects.get(slug="why-relu")
     html = client.get(f"/admin/kb/question/{question.pk}/preview/").content.decode()
-    assert '<h2 id="gradients">' in html and "draft" in html and "Queued to run" in html
+    assert "draft" in html and f'src="/admin/kb/question/{question.pk}/preview/frame/"' in html
+    assert "css/site.css" not in html  # the site's stylesheet stays out of the admin's page
+    frame = client.get(f"/admin/kb/question/{question.pk}/preview/frame/")
+    assert frame["X-Frame-Options"] == "SAMEORIGIN"
+    html = frame.content.decode()
+    assert '<h2 id="gradients">' in html and "Queued to run" in html and "css/site.css" in html
     assert "Expected output (not yet checked)" in html
     assert client.get("/questions/why-relu/").status_code == 404  # drafts stay private
 
@@ -163,3 +168,41 @@ def test_notebook_upload_starts_a_draft_answer_with_runnable_cells(staff_client)
     assert response.status_code == 302 and question.status == "draft"
     assert question.answer.cell_count == 1
     assert "Some prose." in question.answer.body and "```python run\nimport torch" in question.answer.body
+
+
+def test_preview_frame_and_authoring_reference_are_for_staff_only(client, staff_client):
+    staff, _ = staff_client
+    staff.post("/admin/kb/question/add/", _question_form())
+    question = Question.objects.get(slug="why-relu")
+    staff.logout()
+    for url in (f"/admin/kb/question/{question.pk}/preview/frame/", "/admin/authoring/"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_authoring_reference_renders_docs_authoring_md_in_the_admin(staff_client):
+    client, _ = staff_client
+    html = client.get("/admin/authoring/").content.decode()
+    assert "<h1" in html and "Writing verified answers" in html
+    assert html.count("<h1") == 1  # the admin's own title is not shown over the document's
+    assert "<code>raises=</code>" in html and "<code>figure_mismatch</code>" in html
+    assert "<table>" in html and 'class="cell' not in html  # examples are shown, never run
+
+
+def test_answer_help_text_names_output_blocks_and_every_option_and_links_the_reference(staff_client):
+    client, _ = staff_client
+    html = client.get("/admin/kb/question/add/").content.decode()
+    for needle in (
+        "```output",
+        "timeout=",
+        "device=cuda",
+        "raises=",
+        "tol=",
+        "hide=true",
+        "figtol=",
+        "nondeterministic=true",
+        "alt=",
+        "caption=",
+        'href="/admin/authoring/"',
+    ):
+        assert needle in html, needle

@@ -64,8 +64,9 @@ def test_staff_write_watch_progress_publish_and_a_reader_sees_the_badge(
     expect(progress.locator("li").first).to_contain_text("448")
 
     page.get_by_role("link", name="Preview the rendered answer").click()
-    expect(page.locator(".cell__output").first).to_contain_text("448")
-    expect(page.locator("img.cell__figure")).to_be_visible()
+    preview = page.frame_locator(".kb-preview-frame")
+    expect(preview.locator(".cell__output").first).to_contain_text("448")
+    expect(preview.locator("img.cell__figure")).to_be_visible()
 
     page.go_back()
     page.get_by_label("Status:").select_option("published")
