@@ -69,3 +69,20 @@ def test_form_with_errors_keeps_the_typed_values_then_a_valid_request_ends_on_th
     assert (
         request.source_slug == "deep-learning-vs-cnn" and request.source_question.slug == request.source_slug
     )
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_focus_moves_to_the_error_summary_after_a_post_with_errors(browser, site, javascript):
+    context = browser.new_context(viewport={"width": 390, "height": 800}, java_script_enabled=javascript)
+    page = context.new_page()
+    page.goto(site + "/demo/")
+    page.get_by_label("Your name").fill("Grace Hopper")
+    page.get_by_role("button", name="Send request").click()
+    expect(page).to_have_title(re.compile("^Error: Request a demo"))
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_be_in_viewport()
+    # Keyboard users go from the summary straight to the first error's link.
+    page.keyboard.press("Tab")
+    expect(summary.get_by_role("link").first).to_be_focused()
+    context.close()
