@@ -190,6 +190,8 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "kb@localhost")
+# Where readers write to exercise their data-protection rights; shown on /privacy/.
+PRIVACY_CONTACT_EMAIL = env("PRIVACY_CONTACT_EMAIL", DEFAULT_FROM_EMAIL)
 
 # Demo requests (demo_requests/): where sales are told, and the spam traps.
 SALES_EMAIL = env_list("SALES_EMAIL", "sales@localhost")

@@ -45,7 +45,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "kb/privacy.html")
+    return render(request, "kb/privacy.html", {"contact_email": settings.PRIVACY_CONTACT_EMAIL})
 
 
 @require_safe

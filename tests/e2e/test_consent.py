@@ -139,3 +139,14 @@ def test_global_privacy_control_means_no_banner_and_no_counting(browser, site):
         assert _views() == 0 and "kb_analytics" not in {c["name"] for c in context.cookies()}
     finally:
         context.close()
+
+
+def test_privacy_page_gives_a_real_address_to_exercise_rights(page, live_server, settings):
+    settings.PRIVACY_CONTACT_EMAIL = "privacy@example.com"
+    page.goto(live_server.url + "/privacy/")
+    rights = page.locator("section, article").filter(has=page.get_by_role("heading", name="Your rights"))
+    link = page.get_by_role("link", name="privacy@example.com")
+    expect(link).to_have_attribute("href", "mailto:privacy@example.com")
+    expect(rights.first).not_to_contain_text("company page")
+    expect(rights.first).to_contain_text("copy of what we hold")
+    expect(rights.first).to_contain_text("Cookie settings")

@@ -121,6 +121,12 @@ def test_privacy_page(client):
     assert "Privacy" in client.get("/privacy/").content.decode()
 
 
+def test_privacy_contact_defaults_to_the_sites_from_address(client, settings):
+    assert settings.PRIVACY_CONTACT_EMAIL == settings.DEFAULT_FROM_EMAIL  # not set in the environment
+    html = client.get("/privacy/").content.decode()
+    assert f'href="mailto:{settings.DEFAULT_FROM_EMAIL}"' in html and "company page" not in html
+
+
 def test_healthz_reports_database_broker_and_an_empty_worker_pool(client):
     health = client.get("/healthz")
     assert health.status_code == 200
