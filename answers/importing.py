@@ -24,6 +24,9 @@ class ArticleImportError(Exception):
         self.problems = problems
 
 
+SUMMARY_MAX_CHARS = 300  # Question.summary's max_length
+
+
 @dataclass(frozen=True)
 class Article:
     path: Path
@@ -32,6 +35,24 @@ class Article:
     summary: str
     tags: list[str]
     body: str
+    warnings: tuple[str, ...] = ()
+
+
+def summary_fit(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
+    """A summary that fits ``limit`` characters without being cut mid-sentence (issue 11, item 5):
+    whole sentences if those kept are at least half the limit, else whole words and an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    sentence_ends = [
+        i + 1 for i in range(limit) if text[i] in ".!?" and (i + 1 == len(text) or text[i + 1] == " ")
+    ]
+    if sentence_ends and sentence_ends[-1] >= limit // 2:
+        return text[: sentence_ends[-1]]
+    words = text[: limit - 1]
+    if text[limit - 1] != " " and " " in words:
+        words = words.rsplit(" ", 1)[0]
+    return words.rstrip(" ,;:–—-") + "…"
 
 
 @dataclass
@@ -73,14 +94,15 @@ def read_article(path: Path) -> Article:
         raise ValueError(f"{path.name}: tags must be a list")
     if not body.strip():
         raise ValueError(f"{path.name}: the answer body is empty")
-    return Article(
-        path,
-        title[:200],
-        slug[:200],
-        str(meta.get("summary") or "").strip()[:300],
-        [str(t) for t in tags],
-        body,
-    )
+    summary = " ".join(str(meta.get("summary") or "").split())
+    fitted = summary_fit(summary)
+    warnings = ()
+    if fitted != summary:
+        warnings = (
+            f"{path.name}: the summary has {len(summary)} characters (at most {SUMMARY_MAX_CHARS}); "
+            f"readers see {fitted!r}",
+        )
+    return Article(path, title[:200], slug[:200], fitted, [str(t) for t in tags], body, warnings)
 
 
 def read_articles(directory: Path) -> list[Article]:
@@ -122,6 +144,7 @@ def articles_import(*, directory: Path, by=None) -> ImportReport:
     articles = read_articles(directory)
     report = ImportReport()
     for article in articles:
+        report.warnings += article.warnings
         question = Question.objects.filter(slug=article.slug).first()
         if question is not None and _question_matches(question, article):
             report.unchanged.append(article.slug)

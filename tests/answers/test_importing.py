@@ -69,3 +69,26 @@ def test_malformed_front_matter_is_reported(tmp_path):
     (tmp_path / "bad.md").write_text("---\ntitle: [unclosed\n---\nBody\n", encoding="utf-8")
     with pytest.raises(CommandError, match=r"bad\.md"):
         call_command("import_articles", str(tmp_path))
+
+
+def test_summary_fit_keeps_whole_sentences_or_whole_words_with_an_ellipsis():
+    from answers.importing import summary_fit
+
+    assert summary_fit("Short.  Two   spaces.") == "Short. Two spaces."
+    first = "A first sentence that is long enough to keep on its own, " + "quite long " * 12 + "indeed."
+    assert summary_fit(first + " " + "then one long sentence " * 20 + "ends.") == first
+    assert summary_fit(first + " Another. " + "x " * 200) == first + " Another."
+    cut = summary_fit("word " * 100)
+    assert len(cut) <= 300 and cut.endswith("word…") and "wor…" not in cut
+    no_spaces = summary_fit("x" * 400)
+    assert len(no_spaces) == 300 and no_spaces.endswith("…")
+
+
+def test_import_warns_about_a_summary_longer_than_the_limit(tmp_path):
+    from answers.importing import articles_import
+
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: Long\nslug: long\nsummary: " + "Sentence number one is here. " * 20 + "\n---\nBody.\n"
+    )
+    report = articles_import(directory=tmp_path)
+    assert any("the summary has 579 characters (at most 300)" in w for w in report.warnings)
