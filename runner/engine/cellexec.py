@@ -20,6 +20,7 @@ import random
 import sys
 import time
 import traceback
+import warnings
 
 from runner.engine.protocol import write_frame
 
@@ -104,6 +105,17 @@ def _user_traceback(exc: BaseException) -> str:
     return "".join(report.format())
 
 
+def _shorten_warning_paths() -> None:
+    """Warnings go to stderr, which readers see: name their files by package path too."""
+    roots = _import_roots()
+    original = warnings.formatwarning
+
+    def formatwarning(message, category, filename, lineno, line=None):
+        return original(message, category, _short_path(filename, roots), lineno, line)
+
+    warnings.formatwarning = formatwarning
+
+
 def _chained(report: traceback.TracebackException):
     seen = set()
     while report is not None and id(report) not in seen:
@@ -176,6 +188,7 @@ def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cud
     reserve = bytearray(1024 * 1024)
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     figures_taken = 0
+    _shorten_warning_paths()
     seed_everything()
     for cell in cells:
         index = cell["index"]

@@ -58,6 +58,12 @@ def test_traceback_names_library_files_by_package_path_not_the_servers_paths(ser
         assert private not in error
 
 
+def test_warnings_on_stderr_name_library_files_by_package_path(server):
+    results, _ = run(server, "import numpy\nnumpy.mean([])")  # RuntimeWarning: Mean of empty slice
+    assert "numpy/_core/fromnumeric.py:" in results[0].stderr
+    assert "site-packages" not in results[0].stderr
+
+
 def test_mismatch_and_syntax_error(server):
     results, _ = run(server, ("1 + 1", "3"), "def (:")
     assert results[0].status == S.MISMATCH and results[0].output == "2"
