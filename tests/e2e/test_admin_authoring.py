@@ -75,7 +75,9 @@ def test_cell_status_line_is_readable_and_preview_keeps_the_admin_look(
     page.screenshot(path=str(artifacts_dir / f"admin-preview-{scheme}.png"), full_page=True)
 
 
-def test_answer_help_explains_output_blocks_and_options_and_opens_the_reference(staff_page, live_server):
+def test_answer_help_explains_output_blocks_and_options_and_opens_the_reference(
+    staff_page, live_server, artifacts_dir
+):
     page = staff_page
     page.goto(live_server.url + "/admin/kb/question/add/")
     help_text = page.locator(".field-body .help, .field-body .helptext").first
@@ -86,3 +88,4 @@ def test_answer_help_explains_output_blocks_and_options_and_opens_the_reference(
     reference = opened.value
     expect(reference.get_by_role("heading", name="Writing verified answers", level=1)).to_be_visible()
     expect(reference.get_by_role("cell", name="figure_mismatch", exact=True)).to_be_visible()
+    reference.screenshot(path=str(artifacts_dir / "admin-authoring-reference.png"), full_page=True)
