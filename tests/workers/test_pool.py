@@ -82,7 +82,7 @@ def test_gpu_cell_waits_for_a_gpu_worker_and_is_not_run_on_the_cpu(client, cpu_w
     wait_for(lambda: broker.llen("gpu") == 1, timeout=10)  # still queued, not lost
     assert "being verified" in client.get(f"/questions/{question.slug}/").content.decode()
     client.force_login(admin_user)
-    preview = client.get(f"/admin/kb/question/{question.pk}/preview/").content.decode()
+    preview = client.get(f"/admin/kb/question/{question.pk}/preview/frame/").content.decode()
     assert "Waiting for a GPU worker" in preview and "waiting for a GPU worker to run 1 cell" in preview
 
 

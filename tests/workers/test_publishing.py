@@ -75,7 +75,7 @@ def test_failing_revision_does_not_replace_what_readers_see(client, cpu_worker, 
 
     staff = django_user_model.objects.create_superuser("staff", "s@example.com", "pw-Staff-123")
     client.force_login(staff)
-    preview = client.get(f"/admin/kb/question/{failed.question_id}/preview/").content.decode()
+    preview = client.get(f"/admin/kb/question/{failed.question_id}/preview/frame/").content.decode()
     assert "tensor(4.)" in preview and "Output differs" in preview and "did not match" in preview
     status = client.get(f"/admin/kb/question/{failed.question_id}/run-status/").json()
     assert status["finished"] and [c["status"] for c in status["cells"]] == ["mismatch", "ran"]
