@@ -81,6 +81,8 @@ class QuestionAdmin(AnswerAdminMixin, admin.ModelAdmin):
         return render(request, "admin/kb/question/preview.html", context)
 
     def preview_frame_view(self, request, pk: int):
+        if not self.has_view_permission(request):  # a draft's text (the same check as issue 8's)
+            raise PermissionDenied
         question = get_object_or_404(Question, pk=pk)
         context = {
             "question": question,

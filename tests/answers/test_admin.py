@@ -206,3 +206,15 @@ def test_answer_help_text_names_output_blocks_and_every_option_and_links_the_ref
         'href="/admin/authoring/"',
     ):
         assert needle in html, needle
+
+
+def test_preview_frame_is_refused_to_staff_who_may_not_view_questions(
+    client, staff_client, django_user_model
+):
+    staff, _ = staff_client
+    staff.post("/admin/kb/question/add/", _question_form())
+    question = Question.objects.get(slug="why-relu")
+    client.force_login(
+        django_user_model.objects.create_user("intern", password="pw-Intern-123", is_staff=True)
+    )
+    assert client.get(f"/admin/kb/question/{question.pk}/preview/frame/").status_code == 403
