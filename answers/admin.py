@@ -21,7 +21,7 @@ ANSWER_HELP = (
     "right after it is its expected output (whitespace runs count as one space, <code>...</code> "
     "matches any text). Options follow <code>run</code>: <code>timeout=60</code>, "
     "<code>device=cuda</code>, <code>raises=ValueError</code>, <code>tol=1e-6</code>, "
-    "<code>hide=true</code>, <code>figtol=0.02</code>, <code>nondeterministic=true</code>, "
+    "<code>hide=true</code>, <code>figtol=8</code>, <code>nondeterministic=true</code>, "
     '<code>alt="..."</code>, <code>caption="..."</code>. Every option and cell status, with '
     'examples: <a href="/admin/authoring/" target="_blank" rel="noopener">authoring reference</a> '
     "(<code>docs/authoring.md</code>)."
