@@ -22,12 +22,8 @@ def question_list() -> QuerySet:
 def question_get_published(*, slug: str) -> Question:
     # The page shows the published HTML only: leave the search text, the Markdown and the staff
     # view's HTML (together ~60 KB per view) in the database.
-    page_only = (
-        _public()
-        .select_related("answer")
-        .defer(
-            "search_document", "search_vector", "answer__body", "answer__rendered_html", "answer__toc_html"
-        )
+    page_only = _public().select_related("answer").defer(
+        "search_document", "search_vector", "answer__body", "answer__rendered_html", "answer__toc_html"
     )
     return get_object_or_404(page_only, slug=slug)
 
