@@ -66,7 +66,10 @@ def test_staff_write_watch_progress_publish_and_a_reader_sees_the_badge(
     page.get_by_role("link", name="Preview the rendered answer").click()
     preview = page.frame_locator(".kb-preview-frame")
     expect(preview.locator(".cell__output").first).to_contain_text("448")
-    expect(preview.locator("img.cell__figure")).to_be_visible()
+    figure = preview.locator("img.cell__figure")
+    figure.scroll_into_view_if_needed()  # lazily loaded, below the frame's fold
+    expect(figure).to_be_visible()
+    assert figure.evaluate("img => img.naturalWidth") > 0
 
     page.go_back()
     page.get_by_label("Status:").select_option("published")
