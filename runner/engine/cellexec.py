@@ -22,6 +22,7 @@ import time
 import traceback
 import warnings
 
+from runner.engine.figure_cap import FigureCap
 from runner.engine.protocol import write_frame
 
 _OUT_OF_MEMORY_HINTS = ("can't allocate memory", "DefaultCPUAllocator: not enough memory")
@@ -189,6 +190,7 @@ def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cud
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     figures_taken = 0
     _shorten_warning_paths()
+    figure_cap = FigureCap(limits.figures_per_cell).install()
     seed_everything()
     for cell in cells:
         index = cell["index"]
@@ -230,6 +232,7 @@ def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cud
                 pngs, refused = [], f"figures could not be saved: {exc!r}"
             figures_taken += len(pngs)
             report["figures"] = [base64.b64encode(png).decode() for png in pngs]
+            refused = figure_cap.take_refusal() or refused
             if refused:
                 report["figure_limit"] = refused
         report["peak_memory_bytes"] = _peak_memory()

@@ -177,9 +177,9 @@ class ForkServer:
         return bool(self.hello.get("has_cuda"))
 
     def resident_memory_bytes(self) -> int | None:
-        from runner.engine.supervisor import _read_rss
+        from runner.engine.supervisor import read_rss
 
-        return _read_rss(self.pid) if self.pid else None
+        return read_rss(self.pid) if self.pid else None
 
     def run_answer(
         self, cells: Iterable, *, limits: Limits | None = None, answer_timeout_s: float | None = None
@@ -293,6 +293,9 @@ def _preload() -> None:
     import torch
 
     import runner.engine.cellexec
+    import runner.engine.seccomp_filter
+
+    runner.engine.seccomp_filter.available()  # load libseccomp once, for every child
 
     # Tiny enough to stay single-threaded: no OpenMP pool exists when the server forks.
     repr(torch.ones(3).sum())

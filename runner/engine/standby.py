@@ -1,0 +1,91 @@
+"""The standby child: forked and sandboxed ahead of time, it waits on a pipe for its cells."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import traceback
+
+from runner.engine import child
+from runner.engine.protocol import write_frame
+
+SETUP_KEYS = ("limits", "uid", "hidden_paths", "has_cuda", "env")
+
+
+def setup_of(job: dict) -> dict:
+    """What a child needs before it knows its cells: a standby child is prepared from this."""
+    return {key: job[key] for key in SETUP_KEYS}
+
+
+class Standby:
+    """A child forked and sandboxed ahead of time (namespaces, mounts), waiting for its job.
+
+    Forking the preloaded server and building the sandbox take ~15 ms; done between answers,
+    they are off the path of the next one. A job whose set-up differs gets a fresh child.
+    """
+
+    def __init__(self, setup: dict):
+        self.setup = setup
+        uid = setup["uid"]
+        self.fallback_dir = tempfile.mkdtemp(prefix="kb-cells-")
+        if os.getuid() == 0:
+            os.chown(self.fallback_dir, uid, uid)
+        self.pipes = {name: os.pipe() for name in ("result", "out", "err")}
+        fds = {f"{name}_w": pair[1] for name, pair in self.pipes.items()}
+        # After each cell the runner waits for this acknowledgement, so the supervisor has read
+        # all of that cell's stdout and stderr before the next cell can write any.
+        ack_r, self.ack_w = os.pipe()
+        job_r, self.job_w = os.pipe()
+        fds.update(ack_r=ack_r, job_r=job_r)
+        facts = {"namespaces": {"pid": child.fresh_pid_namespace_for_children()}}
+        server_pid = os.getpid()
+        self.child = os.fork()
+        if self.child == 0:
+            try:
+                child.cell_runner(
+                    setup, server_pid=server_pid, fds=fds, facts=facts, fallback_dir=self.fallback_dir
+                )
+            except BaseException:  # noqa: BLE001 - reported on stderr, then a plain crash
+                with contextlib.suppress(Exception):
+                    traceback.print_exc()
+            finally:
+                os._exit(70)
+        for fd in fds.values():
+            os.close(fd)
+
+    def usable_for(self, job: dict) -> bool:
+        if setup_of(job) != self.setup:
+            return False
+        pid, _ = os.waitpid(self.child, os.WNOHANG)
+        return pid == 0  # still waiting for its job
+
+    def hand(self, job: dict) -> bool:
+        """Give the child its cells; False if it is gone (the caller then grades a crash)."""
+        try:
+            write_frame(self.job_w, {"cells": job["cells"], "cpu_s": job["cpu_s"]})
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(self.job_w)
+
+    def release(self) -> None:
+        """Close the server's ends once the job is over (or the standby is discarded)."""
+        for pair in self.pipes.values():
+            with contextlib.suppress(OSError):
+                os.close(pair[0])
+        with contextlib.suppress(OSError):
+            os.close(self.ack_w)
+        shutil.rmtree(self.fallback_dir, ignore_errors=True)
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.job_w)  # the child reads end of file and exits
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.child, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.child, 0)
+        self.release()
