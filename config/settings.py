@@ -287,6 +287,11 @@ if CELERY_BROKER_URL != "filesystem://":
         "unacked_restore_throttle": 1,
     }
 
+# Each worker process runs its sandboxes as its own uid, base + the pool process's index, so
+# that RLIMIT_NPROC (counted per uid) is not shared between workers. Give each worker service
+# on one host its own base (e.g. 200000 for cpu, 210000 for gpu).
+RUNNER_SANDBOX_UID_BASE = int(env("RUNNER_SANDBOX_UID_BASE", "200000"))
+
 # Production hardening; `manage.py check --deploy` passes with DJANGO_DEBUG off.
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

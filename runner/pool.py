@@ -29,8 +29,16 @@ def fork_server() -> ForkServer:
     global _server
     with _server_lock:
         if _server is None:
-            _server = ForkServer.start()
+            _server = ForkServer.start(sandbox_uid=sandbox_uid())
         return _server
+
+
+def sandbox_uid() -> int:
+    """This worker process's own sandbox uid: RLIMIT_NPROC counts per uid, so one worker's
+    cells cannot use up another's processes."""
+    from celery.utils.log import current_process_index
+
+    return settings.RUNNER_SANDBOX_UID_BASE + (current_process_index(base=0) or 0)
 
 
 def fork_server_stop() -> None:

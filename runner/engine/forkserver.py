@@ -173,6 +173,11 @@ class ForkServer:
         return self.process.pid if self.process else None
 
     @property
+    def isolation(self) -> dict:
+        """What sandbox.probe_isolation() found when this server started: {"layers", "errors"}."""
+        return self.hello.get("isolation", {})
+
+    @property
     def has_cuda(self) -> bool:
         return bool(self.hello.get("has_cuda"))
 
@@ -333,6 +338,7 @@ def serve() -> None:
             "pid": os.getpid(),
             "has_cuda": fingerprint["device"] == "cuda",
             "fingerprint": fingerprint,
+            "isolation": sandbox.probe_isolation(),
         }
     )
     standby = None

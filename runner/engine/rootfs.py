@@ -127,9 +127,8 @@ def _synthetic_etc(root: str, uid: int) -> None:
         "passwd": (
             "root:x:0:0:root:/root:/usr/sbin/nologin\n"
             f"sandbox:x:{uid}:{uid}:cell runner:/tmp/work:/usr/sbin/nologin\n"
-            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
         ),
-        "group": f"root:x:0:\nsandbox:x:{uid}:\nnogroup:x:65534:\n",
+        "group": f"root:x:0:\nsandbox:x:{uid}:\n",
         "hosts": "127.0.0.1 localhost\n::1 localhost\n",
         "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
     }
@@ -156,7 +155,7 @@ def _devices(root: str, *, has_cuda: bool) -> None:
     for name in names:
         source = f"/dev/{name}"
         if os.path.exists(source) and not os.path.isdir(source):
-            _bind(source, f"{dev}/{name}", read_only=False)
+            _bind(source, f"{dev}/{name}", flags=MS_NOSUID)  # read-only: writes still reach the device
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):  # fmt: skip
         os.symlink(target, f"{dev}/{name}")

@@ -285,3 +285,55 @@ def data_size() -> int:
             if line.startswith("VmData:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def probe_isolation() -> dict:
+    """Which isolation layers this machine grants a cell, tried for real in a throw-away child.
+
+    Returns ``{"layers": {"fresh root": bool, "seccomp": bool, "pid namespace": bool, ...},
+    "errors": {...}}``: what a start-up check (refuse to run unisolated in production) reads.
+    Each run's provenance (RunInfo.sandbox["layers"]) says the same for that run.
+    """
+    import json
+
+    from runner.engine import child, rootfs, seccomp_filter
+
+    seccomp_filter.available()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            facts: dict = {"namespaces": {"pid": _libc.unshare(CLONE_NEWPID) == 0}}
+            facts["namespaces"].update(unshare_namespaces(exclude=("pid",)))
+            errors = {}
+            if facts["namespaces"]["mount"]:
+                try:
+                    facts.update(
+                        rootfs.build_fresh_root(
+                            tmp_bytes=1 << 20,
+                            tmp_inodes=64,
+                            uid=NOBODY_UID,
+                            pid_namespace=False,
+                            has_cuda=False,
+                        )
+                    )
+                except OSError as exc:
+                    errors["fresh root"] = str(exc)
+            facts.update(seccomp_filter.install())
+            if "seccomp_error" in facts:
+                errors["seccomp"] = facts["seccomp_error"]
+            facts["private_proc"] = facts["namespaces"]["pid"] and facts.get("fresh_root", False)
+            report = {"layers": child.layers_of(facts), "errors": errors}
+            os.write(write_end, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 1 << 16):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    if not chunks:
+        return {"layers": {}, "errors": {"probe": "the probe child died"}}
+    return json.loads(b"".join(chunks))
