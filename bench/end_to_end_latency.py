@@ -59,12 +59,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 THIS = Path(__file__).resolve()
-DB_NAME = "kb_bench_e2e"
+# Overridable so that two people on one machine (or a baseline worktree) do not share them.
+DB_NAME = os.environ.get("KB_BENCH_E2E_DB", "kb_bench_e2e")
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 DATABASE_URL = f"{PG_SERVER}/{DB_NAME}"
 # Not the tests' 14/15, nor article_throughput's 13.
-BROKER_URL = "redis://127.0.0.1:6379/12"
-CHANNEL = "kb_bench_e2e"
+BROKER_URL = os.environ.get("KB_BENCH_E2E_BROKER", "redis://127.0.0.1:6379/12")
+CHANNEL = DB_NAME
 CELL = "import torch\ntorch.ones(3).sum()"
 CELL_OUTPUT = "tensor(3.)"
 PYTHON_C = "import torch; print(torch.ones(3).sum())"
