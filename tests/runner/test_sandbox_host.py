@@ -216,8 +216,11 @@ def test_torch_threads_numpy_and_matplotlib_still_work(fresh_server):
         "fig, ax = plt.subplots()\n"
         "ax.plot([1, 2, 3], [1, 4, 9])\n"
         "_ = ax.set_title('squares $x^2$')\n"
+        "from torch.utils.data import DataLoader, TensorDataset\n"  # worker processes, /dev/shm
+        "loader = DataLoader(TensorDataset(torch.arange(8.0)), batch_size=4, num_workers=2)\n"
+        "print([float(batch[0].sum()) for batch in loader])\n"
     )
-    results, _ = run(fresh_server, (code, "400.0 2\n50", {"timeout": 20}))
+    results, _ = run(fresh_server, (code, "400.0 2\n50\n[6.0, 22.0]", {"timeout": 20}))
     assert results[0].status == S.PASSED, (results[0].output, results[0].error)
     assert len(results[0].figures) == 1 and results[0].figures[0][:4] == b"\x89PNG"
 
