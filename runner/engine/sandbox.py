@@ -1,4 +1,8 @@
-"""Putting a forked child into its sandbox: namespaces, private mounts, limits, a nobody user.
+"""Putting a forked child into its sandbox: namespaces, mounts, limits, an unprivileged user.
+
+The fresh root is built in ``runner.engine.rootfs`` and the seccomp filter in
+``runner.engine.seccomp_filter``; the private-mount helpers below (private /tmp, hidden paths,
+the interpreter exposed) are the fallback where the kernel refuses a fresh root.
 
 Everything here runs in a child of the fork server, never in the server itself. Each step is
 taken where the kernel allows it and recorded in ``facts``, so a run's provenance says what
@@ -9,7 +13,7 @@ Process layout for one answer (see ``runner.engine.supervisor``)::
 
     fork server (a subreaper; it set up a fresh PID namespace for its next child)
       `- cell runner: PID 1 of that namespace, own session, new net/mount/ipc/uts namespaces,
-         runs the cells as `nobody`
+         a fresh root, a seccomp filter; runs the cells as the worker's sandbox uid
 
 Killing the cell runner tears down its whole PID namespace; the server also kills its process
 group, and orphans that escaped the group are reparented to the server and swept.
