@@ -291,6 +291,9 @@ if CELERY_BROKER_URL != "filesystem://":
 # that RLIMIT_NPROC (counted per uid) is not shared between workers. Give each worker service
 # on one host its own base (e.g. 200000 for cpu, 210000 for gpu).
 RUNNER_SANDBOX_UID_BASE = int(env("RUNNER_SANDBOX_UID_BASE", "200000"))
+# Host directories the cells may read (data sets), shown read-only at the same path; the rest
+# of the host's files are not in the sandbox at all.
+RUNNER_SANDBOX_DATA_DIRS = env_list("RUNNER_SANDBOX_DATA_DIRS")
 
 # Production hardening; `manage.py check --deploy` passes with DJANGO_DEBUG off.
 if not DEBUG:

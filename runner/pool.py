@@ -29,7 +29,7 @@ def fork_server() -> ForkServer:
     global _server
     with _server_lock:
         if _server is None:
-            _server = ForkServer.start(sandbox_uid=sandbox_uid())
+            _server = ForkServer.start(sandbox_uid=sandbox_uid(), data_dirs=settings.RUNNER_SANDBOX_DATA_DIRS)
         return _server
 
 

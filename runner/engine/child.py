@@ -94,6 +94,7 @@ def make_filesystem(job: dict, limits: Limits, facts: dict) -> dict:
                 uid=job["uid"],
                 pid_namespace=facts["namespaces"]["pid"],
                 has_cuda=job["has_cuda"],
+                data_dirs=job.get("data_dirs", ()),
             )
         )
         return found

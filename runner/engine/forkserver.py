@@ -147,11 +147,14 @@ class ForkServer:
         python: str = sys.executable,
         sandbox_uid: int = NOBODY_UID,
         hidden_paths: Iterable[str | Path] = DEFAULT_HIDDEN_PATHS,
+        data_dirs: Iterable[str | Path] = (),
     ):
         self.limits = limits or Limits()
         self.python = python
         self.sandbox_uid = sandbox_uid
         self.hidden_paths = [str(p) for p in hidden_paths]
+        # Shown to the cells read-only, at the same path (data sets the answers read).
+        self.data_dirs = [str(p) for p in data_dirs]
         self.process: subprocess.Popen | None = None
         self.hello: dict = {}
 
@@ -244,6 +247,7 @@ class ForkServer:
             "limits": limits.as_dict(),
             "uid": self.sandbox_uid,
             "hidden_paths": self.hidden_paths,
+            "data_dirs": self.data_dirs,
             "has_cuda": self.has_cuda,
             "env": {name: os.environ[name] for name in CELL_ENV_ALLOW if name in os.environ},
         }

@@ -177,7 +177,13 @@ def _private_scratch(root: str, *, tmp_bytes: int, tmp_inodes: int, uid: int) ->
 
 
 def build_fresh_root(
-    *, tmp_bytes: int, tmp_inodes: int, uid: int, pid_namespace: bool, has_cuda: bool
+    *,
+    tmp_bytes: int,
+    tmp_inodes: int,
+    uid: int,
+    pid_namespace: bool,
+    has_cuda: bool,
+    data_dirs=(),
 ) -> dict:
     """Make a new root from the allow-list and pivot into it; the old root is detached.
 
@@ -187,7 +193,7 @@ def build_fresh_root(
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
     trees = interpreter_trees()
     paths = interpreter_paths()
-    root = _staging_point(trees + paths)
+    root = _staging_point(trees + paths + [os.path.realpath(p) for p in data_dirs])
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755")
     bound = []
     for path in SYSTEM_TREES:
@@ -205,6 +211,12 @@ def build_fresh_root(
     _synthetic_etc(root, uid)
     _devices(root, has_cuda=has_cuda)
     _private_scratch(root, tmp_bytes=tmp_bytes, tmp_inodes=tmp_inodes, uid=uid)
+    # After /tmp: a data directory may live under it (read-only even there).
+    for path in data_dirs:  # the operator's choice (RUNNER_SANDBOX_DATA_DIRS): read-only
+        if os.path.isdir(path):
+            _mirror(root, path)
+            _bind(os.path.realpath(path), root + os.path.realpath(path))
+            bound.append(os.path.realpath(path))
     os.makedirs(root + "/proc", mode=0o555, exist_ok=True)
     # hidepid: without a PID namespace of its own, the cell sees only its own user's processes.
     _mount(

@@ -12,7 +12,7 @@ import traceback
 from runner.engine import child
 from runner.engine.protocol import write_frame
 
-SETUP_KEYS = ("limits", "uid", "hidden_paths", "has_cuda", "env")
+SETUP_KEYS = ("limits", "uid", "hidden_paths", "data_dirs", "has_cuda", "env")
 
 
 def setup_of(job: dict) -> dict:

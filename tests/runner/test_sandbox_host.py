@@ -245,3 +245,24 @@ def test_each_sandbox_uid_is_the_one_the_server_was_given():
         results, info = run(server, ("import os, pwd\nprint(os.getuid(), pwd.getpwuid(os.getuid()).pw_name)"))
     assert results[0].output.strip() == "200123 sandbox"
     assert info.sandbox["uid"] == 200_123
+
+
+def test_a_data_directory_is_shown_read_only_and_nothing_else_beside_it(tmp_path):
+    data = tmp_path / "datasets"
+    data.mkdir()
+    (data / "numbers.csv").write_text("1,2,3\n")
+    (tmp_path / "beside.txt").write_text("not for cells")
+    for path in (tmp_path, data, data / "numbers.csv", tmp_path / "beside.txt"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    code = (
+        "import os\n"
+        f"print(open({str(data / 'numbers.csv')!r}).read().strip())\n"
+        f"print(os.path.exists({str(tmp_path / 'beside.txt')!r}))\n"
+        "try:\n"
+        f"    open({str(data / 'new.txt')!r}, 'w')\n"
+        "except OSError as exc:\n"
+        "    print(type(exc).__name__, exc.errno)\n"
+    )
+    with ForkServer.start(limits=TEST_LIMITS, data_dirs=[data]) as server:
+        results, _ = run(server, (code, "1,2,3\nFalse\nOSError 30"))  # EROFS
+    assert results[0].status == S.PASSED, (results[0].output, results[0].error)

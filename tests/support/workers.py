@@ -14,9 +14,14 @@ import redis
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
+# The workers' cells may read this host directory (read-only): tests put data there.
+SANDBOX_DATA_DIR = Path("/srv/kb-test")
 
 
 def _worker_env(**extra) -> dict:
+    # Before the worker starts: a sandbox is built with the data directories that exist then.
+    SANDBOX_DATA_DIR.mkdir(parents=True, exist_ok=True)
+    SANDBOX_DATA_DIR.chmod(0o755)
     db = settings.DATABASES["default"]
     env = dict(os.environ)
     env.update(
@@ -24,6 +29,7 @@ def _worker_env(**extra) -> dict:
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        RUNNER_SANDBOX_DATA_DIRS=str(SANDBOX_DATA_DIR),
     )
     env.update(extra)  # a test may override any of the above
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
