@@ -70,6 +70,7 @@ def cell_runner(job: dict, *, server_pid: int, fds: dict, facts: dict, fallback_
         # Without a private mount namespace the sandbox user could not even import the
         # standard library here: the run goes on, as root, and its provenance says so.
         facts["uid"] = os.getuid()
+    facts["layers"]["unprivileged user"] = facts["uid"] != 0
     facts["threads"] = threads
     import torch
 

@@ -291,9 +291,10 @@ def data_size() -> int:
     return 0
 
 
-def probe_isolation() -> dict:
+def probe_isolation(uid: int = NOBODY_UID) -> dict:
     """Which isolation layers this machine grants a cell, tried for real in a throw-away child.
 
+    ``uid`` is the sandbox user to try becoming (the worker's RUNNER_SANDBOX_UID_BASE + index).
     Returns ``{"layers": {"fresh root": bool, "seccomp": bool, "pid namespace": bool, ...},
     "errors": {...}}``: what a start-up check (refuse to run unisolated in production) reads.
     Each run's provenance (RunInfo.sandbox["layers"]) says the same for that run.
@@ -328,7 +329,16 @@ def probe_isolation() -> dict:
             if "seccomp_error" in facts:
                 errors["seccomp"] = facts["seccomp_error"]
             facts["private_proc"] = facts["namespaces"]["pid"] and facts.get("fresh_root", False)
-            report = {"layers": child.layers_of(facts), "errors": errors}
+            layers = child.layers_of(facts)
+            try:  # in a container whose user namespace does not map ``uid``, this fails
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                layers["unprivileged user"] = True
+            except OSError as exc:
+                layers["unprivileged user"] = False
+                errors["unprivileged user"] = f"cannot become uid {uid}: {exc}"
+            report = {"layers": layers, "errors": errors}
             os.write(write_end, json.dumps(report).encode())
         finally:
             os._exit(0)

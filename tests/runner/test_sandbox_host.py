@@ -227,7 +227,9 @@ def test_torch_threads_numpy_and_matplotlib_still_work(fresh_server):
 
 def test_the_provenance_names_the_layers_granted(fresh_server):
     layers = _layers(fresh_server)
-    assert {"fresh root", "seccomp", "private /tmp", "pid namespace", "net namespace"} <= set(layers)
+    expected = {"fresh root", "seccomp", "private /tmp", "pid namespace", "net namespace"}
+    expected.add("unprivileged user")
+    assert expected <= set(layers)
     # This machine grants them all; a machine that does not says so instead of failing.
     assert layers["fresh root"] and layers["seccomp"], layers
     assert fresh_server.isolation["layers"] == layers
@@ -237,6 +239,7 @@ def test_probe_isolation_reports_each_layer():
     found = sandbox.probe_isolation()
     assert found["layers"]["fresh root"] is True and found["layers"]["seccomp"] is True, found
     assert found["layers"]["mount namespace"] is True
+    assert found["layers"]["unprivileged user"] is True
     assert found["errors"] == {}
 
 
