@@ -8,6 +8,7 @@ of these layers the run really had.
 import os
 import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -220,7 +221,10 @@ def test_torch_threads_numpy_and_matplotlib_still_work(fresh_server):
         "loader = DataLoader(TensorDataset(torch.arange(8.0)), batch_size=4, num_workers=2)\n"
         "print([float(batch[0].sum()) for batch in loader])\n"
     )
-    results, _ = run(fresh_server, (code, "400.0 2\n50\n[6.0, 22.0]", {"timeout": 20}))
+    # DataLoader's worker processes each count their copy-on-write pages: more room than the
+    # hostile suite's 256 MiB, as a worker has.
+    roomy = replace(TEST_LIMITS, memory_bytes=2 * 1024**3)
+    results, _ = run(fresh_server, (code, "400.0 2\n50\n[6.0, 22.0]", {"timeout": 20}), limits=roomy)
     assert results[0].status == S.PASSED, (results[0].output, results[0].error)
     assert len(results[0].figures) == 1 and results[0].figures[0][:4] == b"\x89PNG"
 
