@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('answers', '0003_answer_published_html_answer_published_revision_and_more'),
         ('kb', '0003_question_allow_unverified'),
-        ('runner', '0002_run_twice_runcell_checks_alter_runcell_status'),
+        ('runner', '0003_run_twice_runcell_checks_alter_runcell_status'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

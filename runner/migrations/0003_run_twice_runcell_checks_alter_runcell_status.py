@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('runner', '0001_initial'),
+        ('runner', '0002_run_worker_instance_queued_at'),
     ]
 
     operations = [
