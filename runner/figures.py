@@ -79,6 +79,11 @@ def _checked(run: Run, first, second):
             entry["approval_id"] = approved.get("id")
     if second is not None:
         checks["reproduction"]["second_figures"] = [store_png(png) for png in second.figures]
+    for name in ("reproduction", "reference"):
+        for key in ("second_output", "output_diff"):
+            if name in checks and isinstance(checks[name].get(key), str):
+                # PostgreSQL's JSON cannot hold NUL (issue 8 stores it as U+FFFD, as here).
+                checks[name][key] = checks[name][key].replace("\x00", "\ufffd")
     return checked.result, checks
 
 

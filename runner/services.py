@@ -350,13 +350,13 @@ def worker_heartbeat(
 
 def run_execute(*, run: Run, server, second_server=None) -> Run:
     """Run the cells on this worker's fork server, storing each result as it arrives."""
-    if run.twice or any(cell.get("approved") or cell.get("reference") for cell in run.cells):
-        from .figures import run_execute_checked  # issue 12: second run, approved figures
-
-        return run_execute_checked(run=run, server=server, second_server=second_server)
     # Closing on any error cancels the sandbox and drains the server, so a failed write never
     # leaves this run's late frames to be read as the next run's results.
     try:
+        if run.twice or any(cell.get("approved") or cell.get("reference") for cell in run.cells):
+            from .figures import run_execute_checked  # issue 12: second run, approved figures
+
+            return run_execute_checked(run=run, server=server, second_server=second_server)
         with server.run_answer(run.cells) as answer_run:
             for result in answer_run:
                 run_record_cell(run=run, result=result)
