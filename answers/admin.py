@@ -11,8 +11,10 @@ from django.utils.html import format_html
 from kb.models import Question
 from runner import services as runner_services
 
+from .admin_figures import figure_urls
+from .approvals import approvals_sync_from_files
 from .models import Answer, Reproduction, Revision
-from .notebooks import MAX_NOTEBOOK_BYTES, NotebookError, notebook_to_markdown
+from .notebooks import MAX_NOTEBOOK_BYTES, NotebookError, notebook_approved_figures, notebook_to_markdown
 from .services import answer_publish_override, answer_save, answer_verify
 
 # Rendered by the admin as HTML (its fieldset template marks help text safe): no user data here.
@@ -153,7 +155,9 @@ class NotebookUploadForm(forms.Form):
         if upload.size > MAX_NOTEBOOK_BYTES:
             raise forms.ValidationError(f"The notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB.")
         try:
-            self.parsed = notebook_to_markdown(upload.read())
+            raw = upload.read()
+            self.parsed = notebook_to_markdown(raw)
+            self.approved_figures = notebook_approved_figures(raw)
         except NotebookError as exc:
             raise forms.ValidationError(str(exc)) from exc
         return upload
@@ -208,6 +212,7 @@ class AnswerAdminMixin:
                 site.admin_view(self.import_notebook_view),
                 name="kb_question_import_notebook",
             ),
+            *figure_urls(self),  # issue 12: approve figures, review mismatches
         ]
 
     def run_status_view(self, request, pk: int):
@@ -254,6 +259,8 @@ class AnswerAdminMixin:
             try:
                 with transaction.atomic():  # never a question without its answer
                     question = Question.objects.create(title=title, slug=slug, author=request.user)
+                    # Issue 12: approved figures travel in the notebook's cell metadata.
+                    approvals_sync_from_files(question=question, files=form.approved_figures, by=request.user)
                     answer_save(question=question, body=form.parsed[1], by=request.user)
             except IntegrityError:  # the same slug, created by someone else a moment ago
                 form.add_error("slug", "A question with this slug exists already: choose another one.")

@@ -35,6 +35,8 @@ class CellOptions:
     raises: str | None = None
     tol: float | None = None
     hide: bool = False
+    figtol: float | None = None  # issue 12: tolerance of the figure comparison (None: default)
+    nondeterministic: bool = False  # issue 12: two runs may differ; only `expected` is checked
 
     def as_dict(self) -> dict:
         return {
@@ -43,6 +45,8 @@ class CellOptions:
             "raises": self.raises,
             "tol": self.tol,
             "hide": self.hide,
+            "figtol": self.figtol,
+            "nondeterministic": self.nondeterministic,
         }
 
 
@@ -116,12 +120,22 @@ def _parse_tol(value: str) -> float:
     return tol
 
 
+def _parse_figtol(value: str) -> float:
+    # The worst-region RMS on the 0-255 scale (runner/engine/figures.py): 255 accepts anything.
+    figtol = float(value)
+    if not 0 <= figtol <= 255:
+        raise ValueError("expected a figure tolerance between 0 and 255 (default 8)")
+    return figtol
+
+
 _OPTION_PARSERS = {
     "timeout": _parse_timeout,
     "device": _parse_device,
     "raises": _parse_raises,
     "tol": _parse_tol,
     "hide": _parse_bool,
+    "figtol": _parse_figtol,
+    "nondeterministic": _parse_bool,
 }
 
 

@@ -12,8 +12,9 @@ from django.utils.text import slugify
 from kb.models import Question
 from kb.services import question_publish, tags_ensure
 
+from .approvals import approvals_sync_from_files, figures_dir, read_approved_files
 from .models import Answer
-from .services import answer_save
+from .services import answer_save, answer_verify
 
 
 class ArticleImportError(Exception):
@@ -146,8 +147,14 @@ def articles_import(*, directory: Path, by=None) -> ImportReport:
     for article in articles:
         report.warnings += article.warnings
         question = Question.objects.filter(slug=article.slug).first()
+        # Issue 12: approved figures live beside the file, content/figures/<slug>/cell-1-fig-1.png
+        figures = read_approved_files(figures_dir(article.path, article.slug))
         if question is not None and _question_matches(question, article):
-            report.unchanged.append(article.slug)
+            if approvals_sync_from_files(question=question, files=figures, by=by):
+                answer_verify(answer=question.answer, twice=True)
+                report.updated.append(article.slug)
+            else:
+                report.unchanged.append(article.slug)
             continue
         (report.updated if question else report.created).append(article.slug)
         question = question or Question(slug=article.slug, author=by)
@@ -155,7 +162,12 @@ def articles_import(*, directory: Path, by=None) -> ImportReport:
         question.summary = article.summary
         question.save()
         question.tags.set(tags_ensure(names=article.tags))
+        # Before the save, so that the run it asks for already compares with them.
+        new_approvals = approvals_sync_from_files(question=question, files=figures, by=by)
+        same_body = Answer.objects.filter(question=question, body=article.body).exists()
         answer = answer_save(question=question, body=article.body, by=by)
+        if new_approvals and same_body:
+            answer_verify(answer=answer, twice=True)  # the body did not change, so answer_save ran nothing
         question_publish(question=question)
         report.warnings += [
             f"{article.path.name}: line {e['line']}: {e['message']}" for e in answer.authoring_errors

@@ -21,10 +21,20 @@ def _published_answers():
     ).select_related("question", "published_run", "run", "published_revision")
 
 
+def _reference_run(answer: Answer):
+    """The verified run readers see, when the answer still has the same body (issue 12): a
+    re-run must then reproduce its outputs, so drift shows as "stopped passing"."""
+    published = answer.published_revision
+    run = answer.published_run
+    if published is None or run is None or published.body != answer.body or run.status != "verified":
+        return None
+    return run
+
+
 def answers_reverify_published(*, force: bool) -> int:
     count = 0
     for answer in _published_answers():
-        answer_verify(answer=answer, force=force)
+        answer_verify(answer=answer, force=force, reference=_reference_run(answer))
         count += 1
     return count
 
@@ -43,7 +53,7 @@ def answers_reverify_changed_environment() -> int:
             continue
         used = {field: (run.fingerprint or {}).get(field) for field in KEY_FIELDS}
         if used != current and (answer.run_id == run.pk or answer.run.is_finished):
-            answer_verify(answer=answer)
+            answer_verify(answer=answer, reference=_reference_run(answer))
             count += 1
     return count
 
@@ -62,7 +72,7 @@ def staff_notify_stopped_passing(*, answer_id: int) -> None:
         return
     results = runner_services.run_results(run=answer.run)
     failing = [
-        f"  cell {index + 1} (line {cell['line']}): {results[index]['status_label']}"
+        _failure_text(index, cell, results[index])
         for index, cell in enumerate(answer.run.cells)
         if index in results and not results[index]["ok"]
     ]
@@ -77,3 +87,14 @@ def staff_notify_stopped_passing(*, answer_id: int) -> None:
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=staff,
     )
+
+
+def _failure_text(index: int, cell: dict, result: dict) -> str:
+    """Which cell and how (issue 12): the status, why, and the exact difference if any."""
+    lines = [f"  cell {index + 1} (line {cell['line']}): {result['status_label']}"]
+    if result.get("error"):
+        lines += [f"    {line}" for line in result["error"].strip().splitlines()[-12:]]
+    reference = (result.get("checks") or {}).get("reference") or {}
+    if reference.get("output_diff"):
+        lines += [f"    {line}" for line in reference["output_diff"].splitlines()[:40]]
+    return "\n".join(lines)

@@ -76,3 +76,40 @@ class Reproduction(models.Model):
 
     def __str__(self) -> str:
         return f"Reproduction {self.pk} of {self.answer}"
+
+
+def approved_figure_path(instance: "FigureApproval", filename: str) -> str:
+    return f"approved/{instance.sha256[:2]}/{instance.sha256}.png"
+
+
+class FigureApproval(models.Model):
+    """Staff approved this image for figure `position` of cell `cell_index` (issue 12).
+
+    Never edited: approving again adds a row, so the history stays; the newest row for a
+    (question, cell, figure) is the one later runs are compared with. Keyed by question rather
+    than answer so an import can carry approvals before the answer's first save.
+    """
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="figure_approvals")
+    revision = models.ForeignKey(
+        Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="figure_approvals"
+    )
+    cell_index = models.PositiveIntegerField()
+    position = models.PositiveIntegerField(help_text="The figure's place among its cell's figures.")
+    sha256 = models.CharField(max_length=64)
+    image = models.FileField(upload_to=approved_figure_path, max_length=200)
+    source_run = models.ForeignKey(
+        "runner.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    origin = models.CharField(max_length=20, default="admin", help_text="admin, import or notebook")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    approved_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["question", "cell_index", "position", "-approved_at", "-pk"]
+        indexes = [models.Index(fields=["question", "cell_index", "position"])]
+
+    def __str__(self) -> str:
+        return f"Approved figure {self.position + 1} of cell {self.cell_index + 1} ({self.question_id})"

@@ -34,8 +34,27 @@ def _cell_outputs(result: dict | None, figures_png: list[bytes]) -> list:
     return outputs
 
 
+def _reproducibility(cell, result: dict | None) -> dict:
+    """Issue 12: the marks readers see, as cell metadata (kb.reproducibility)."""
+    checks = (result or {}).get("checks") or {}
+    reproduction = checks.get("reproduction")
+    return {
+        "nondeterministic": cell.options.nondeterministic,
+        "reproduced": reproduction["reproduced"] if reproduction else None,
+        "figures": [
+            {key: check.get(key) for key in ("position", "match", "rms", "worst_tile_rms", "tolerance")}
+            for check in checks.get("figures", [])
+        ],
+    }
+
+
 def answer_to_notebook(
-    *, title: str, body: str, results: dict[int, dict], figures: dict[int, list[bytes]]
+    *,
+    title: str,
+    body: str,
+    results: dict[int, dict],
+    figures: dict[int, list[bytes]],
+    approved: dict[tuple[int, int], bytes] | None = None,
 ) -> str:
     """The answer's prose as Markdown cells and its runnable cells as code cells with outputs."""
     parsed = parse_answer(body)
@@ -50,7 +69,17 @@ def answer_to_notebook(
         code = new_code_cell(
             cell.code, outputs=_cell_outputs(results.get(cell.index), figures.get(cell.index, []))
         )
-        code.metadata["kb"] = {"options": cell.options.as_dict(), "expected": cell.expected}
+        code.metadata["kb"] = {
+            "options": cell.options.as_dict(),
+            "expected": cell.expected,
+            "reproducibility": _reproducibility(cell, results.get(cell.index)),
+            # The approved images themselves, so an import carries the approvals (issue 12).
+            "approved_figures": [
+                {"position": position, "image/png": base64.b64encode(png).decode()}
+                for (index, position), png in sorted((approved or {}).items())
+                if index == cell.index
+            ],
+        }
         cells.append(code)
         position = end
     rest = "\n".join(lines[position:]).strip()
@@ -61,6 +90,23 @@ def answer_to_notebook(
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     )
     return nbformat.writes(notebook)
+
+
+def notebook_approved_figures(raw: bytes) -> dict[tuple[int, int], bytes]:
+    """{(cell index, figure position): PNG} from kb.approved_figures of an exported notebook."""
+    try:
+        notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
+    except Exception:  # noqa: BLE001 - notebook_to_markdown reports what is wrong with the file
+        return {}
+    found: dict[tuple[int, int], bytes] = {}
+    code_cells = [c for c in notebook.cells if c.cell_type == "code" and c.source.strip()]
+    for index, cell in enumerate(code_cells):
+        for entry in (cell.metadata.get("kb") or {}).get("approved_figures") or []:
+            try:
+                found[(index, int(entry["position"]))] = base64.b64decode(entry["image/png"], validate=True)
+            except (KeyError, TypeError, ValueError):
+                continue  # a damaged entry: that figure is simply not approved
+    return found
 
 
 def _fence_for(text: str) -> str:
@@ -176,7 +222,15 @@ def _check_cells_kept(markdown: str, code_cells: list[tuple[str, str | None]]) -
 
 
 def _non_default(options: dict) -> dict:
-    defaults = {"timeout": 60.0, "device": "cpu", "raises": None, "tol": None, "hide": False}
+    defaults = {
+        "timeout": 60.0,
+        "device": "cpu",
+        "raises": None,
+        "tol": None,
+        "hide": False,
+        "figtol": None,
+        "nondeterministic": False,
+    }
     return {
         key: (str(value).lower() if isinstance(value, bool) else value)
         for key, value in options.items()

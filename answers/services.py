@@ -14,6 +14,7 @@ from kb.services import question_reindex
 from runner import services as runner_services
 from runner.engine.specs import cell_to_json
 
+from .approvals import with_approvals
 from .cells import ParsedAnswer, parse_answer
 from .models import Answer, Revision
 from .rendering import RenderedAnswer, render_answer
@@ -21,10 +22,18 @@ from .rendering import RenderedAnswer, render_answer
 logger = logging.getLogger(__name__)
 
 
-def _request_run(parsed: ParsedAnswer, *, force: bool = False):
+def _request_run(
+    parsed: ParsedAnswer, *, question: Question, force: bool = False, twice: bool = False, reference=None
+):
     if not parsed.cells or parsed.errors:
         return None
-    return runner_services.run_request(cells=[cell_to_json(c) for c in parsed.cells], force=force)
+    # Issue 12: each cell carries its approved figures; a new revision runs twice; a
+    # re-verification carries the verified run's outputs to compare with.
+    cells = with_approvals([cell_to_json(c) for c in parsed.cells], question=question)
+    if reference is not None:
+        stored = runner_services.run_reference(run=reference)
+        cells = [{**c, "reference": stored[c["index"]]} if c["index"] in stored else c for c in cells]
+    return runner_services.run_request(cells=cells, force=force, twice=twice)
 
 
 def _render(body: str, run) -> RenderedAnswer:
@@ -91,7 +100,7 @@ def answer_save(*, question: Question, body: str, by=None) -> Answer:
     if answer is not None and answer.body == body and answer.revisions.exists():
         return answer
     parsed = parse_answer(body)
-    run = _request_run(parsed)
+    run = _request_run(parsed, question=question, twice=True)
     rendered = _render(body, run)
     if answer is None:
         answer = Answer(question=question)
@@ -111,13 +120,16 @@ def answer_save(*, question: Question, body: str, by=None) -> Answer:
     return answer
 
 
-def answer_verify(*, answer: Answer, force: bool = False) -> Answer:
-    """Ask for a run of the answer's current cells; with force, past the cache."""
+def answer_verify(*, answer: Answer, force: bool = False, reference=None, twice: bool = False) -> Answer:
+    """Ask for a run of the answer's current cells; with force, past the cache.
+
+    ``reference``: a verified run of the same cells whose outputs the new run must reproduce.
+    """
     parsed = parse_answer(answer.body)
     if parsed.errors or not parsed.cells:
         return answer
     with transaction.atomic():
-        run = _request_run(parsed, force=force)
+        run = _request_run(parsed, question=answer.question, force=force, reference=reference, twice=twice)
         answer.run = run
         answer.save(update_fields=["run"])
         Revision.objects.filter(pk=getattr(_latest_revision(answer), "pk", None)).update(run=run)

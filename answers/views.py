@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST, require_safe
 from config.client_address import client_key
 from runner import services as runner_services
 
+from .approvals import approved_figure_images
 from .models import Answer, Reproduction
 from .notebooks import answer_to_notebook
 from .reproduce import ReproduceRefused, reproduction_comparison, reproduction_start
@@ -81,7 +82,11 @@ def notebook_download(request: HttpRequest, slug: str) -> HttpResponse:
     results = runner_services.run_results(run=run) if run else {}
     figures = runner_services.run_figure_images(run=run) if run else {}
     notebook = answer_to_notebook(
-        title=answer.question.title, body=answer.published_revision.body, results=results, figures=figures
+        title=answer.question.title,
+        body=answer.published_revision.body,
+        results=results,
+        figures=figures,
+        approved=approved_figure_images(question=answer.question),
     )
     response = HttpResponse(notebook, content_type="application/x-ipynb+json")
     response["Content-Disposition"] = f'attachment; filename="{slugify(answer.question.slug)}.ipynb"'

@@ -28,6 +28,8 @@ class Run(models.Model):
     queue = models.CharField(max_length=10, default="cpu")
     status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED)
     forced = models.BooleanField(default=False, help_text="Requested past the cache.")
+    # Issue 12: a new revision runs twice, in two independent sandboxes, to prove it reproduces.
+    twice = models.BooleanField(default=False, help_text="Ran twice to check the outputs reproduce.")
     cells_done = models.PositiveIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
     requested_at = models.DateTimeField(auto_now_add=True)
@@ -68,6 +70,8 @@ class Run(models.Model):
 _CELL_STATUS_LABELS = {
     EngineCellStatus.MISMATCH: "Output differs",
     EngineCellStatus.TIMEOUT: "Timed out",
+    EngineCellStatus.FIGURE_MISMATCH: "Figure differs from the approved one",
+    EngineCellStatus.NONDETERMINISTIC: "Differs between two runs",
 }
 
 # One source of truth: the engine's statuses (runner/engine/protocol.py), as model choices.
@@ -90,13 +94,16 @@ class RunCell(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results")
     index = models.PositiveIntegerField()
     line = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=12, choices=CellStatus.choices)
+    status = models.CharField(max_length=20, choices=CellStatus.choices)
     output = models.TextField(blank=True)
     expected = models.TextField(null=True, blank=True)  # noqa: DJ001 (None: no expected output given)
     stderr = models.TextField(blank=True)
     error = models.TextField(blank=True)
     duration_s = models.FloatField(default=0)
     peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
+    # Issue 12, runner/figures.py: {"figures": [comparison with the approved image, per figure],
+    # "second": {"status", "output", "figures": [paths]}, "reproduced": bool} (see run_checks).
+    checks = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["run", "index"]

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from .engine.fingerprint import environment_fingerprint
 from .engine.forkserver import ForkServer
+from .engine.twice import SECOND_HASH_SEED  # issue 12: the second of a new revision's two runs
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +42,28 @@ def sandbox_uid() -> int:
     return settings.RUNNER_SANDBOX_UID_BASE + (current_process_index(base=0) or 0)
 
 
-def fork_server_stop() -> None:
-    global _server
+_second: ForkServer | None = None
+
+
+def second_fork_server() -> ForkServer:
+    global _second
     with _server_lock:
-        if _server is not None:
-            _server.close()
-            _server = None
+        if _second is None:
+            _second = ForkServer.start(
+                sandbox_uid=sandbox_uid(),
+                data_dirs=settings.RUNNER_SANDBOX_DATA_DIRS,
+                hash_seed=SECOND_HASH_SEED,
+            )
+        return _second
+
+
+def fork_server_stop() -> None:
+    global _server, _second
+    with _server_lock:
+        for server in (_server, _second):
+            if server is not None:
+                server.close()
+        _server = _second = None
 
 
 def heartbeat_start(*, name: str, queues: list[str], on_first_beat=None) -> threading.Event:

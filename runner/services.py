@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from datetime import timedelta
@@ -14,6 +16,7 @@ from django.utils import timezone
 
 from .engine.fingerprint import environment_fingerprint, execution_key
 from .engine.specs import cells_from_json, queue_for
+from .figures import run_check_summary
 from .models import (
     FINISHED,
     OK_CELL_STATUSES,
@@ -84,7 +87,7 @@ def _enqueue(run_id: int, queue: str) -> None:
 
 
 @transaction.atomic
-def run_request(*, cells: list[dict], force: bool = False) -> Run:
+def run_request(*, cells: list[dict], force: bool = False, twice: bool = False) -> Run:
     """A run for these cells: a finished one with the same execution key, or a new queued one.
 
     The job is sent after the surrounding transaction commits, so a worker never looks for a
@@ -92,6 +95,10 @@ def run_request(*, cells: list[dict], force: bool = False) -> Run:
     """
     queue = queue_for(cells)
     key = execution_key(cells_from_json(cells), pool_fingerprint(queue=queue))
+    approvals = [c.get("approved") for c in cells]
+    if any(approvals):
+        # Issue 12: what the figures are compared with is part of what the run checks.
+        key = hashlib.sha256(json.dumps([key, approvals], sort_keys=True).encode()).hexdigest()
     if not force:
         # Finished or still in flight: either way nothing new executes for the same key.
         existing = Run.objects.filter(key=key).order_by("-requested_at").first()
@@ -103,6 +110,7 @@ def run_request(*, cells: list[dict], force: bool = False) -> Run:
         cells=cells,
         queue=queue,
         forced=force,
+        twice=twice,
         status=RunStatus.WAITING_GPU if waiting_gpu else RunStatus.QUEUED,
     )
     transaction.on_commit(lambda: _enqueue(run.pk, queue))
@@ -280,9 +288,10 @@ def _store_figure(cell: RunCell, position: int, png: bytes) -> None:
     figure.save()
 
 
-def run_record_cell(*, run: Run, result) -> RunCell:
+def run_record_cell(*, run: Run, result, checks: dict | None = None) -> RunCell:
     """Store one cell's result as soon as it arrives; idempotent for a redelivered job."""
     fields = {
+        "checks": checks or {},
         "line": result.line,
         "status": str(result.status),
         "output": _storable(result.output),
@@ -339,11 +348,15 @@ def worker_heartbeat(
     )
 
 
-def run_execute(*, run: Run, server) -> Run:
+def run_execute(*, run: Run, server, second_server=None) -> Run:
     """Run the cells on this worker's fork server, storing each result as it arrives."""
     # Closing on any error cancels the sandbox and drains the server, so a failed write never
     # leaves this run's late frames to be read as the next run's results.
     try:
+        if run.twice or any(cell.get("approved") or cell.get("reference") for cell in run.cells):
+            from .figures import run_execute_checked  # issue 12: second run, approved figures
+
+            return run_execute_checked(run=run, server=server, second_server=second_server)
         with server.run_answer(run.cells) as answer_run:
             for result in answer_run:
                 run_record_cell(run=run, result=result)
@@ -386,6 +399,7 @@ def run_results(*, run: Run) -> dict[int, dict]:
             "error": cell.error,
             "duration_s": cell.duration_s,
             "figures": [figure.image.url for figure in cell.figures.all()],
+            "checks": cell.checks or {},
         }
         for cell in cells
     }
@@ -411,6 +425,7 @@ def run_provenance(*, run: Run) -> dict:
         "duration_s": run.duration_s,
         "sandbox": run.sandbox,
         "detail": run.detail,
+        **run_check_summary(run=run),  # issue 12: "reproduced 2/2", "figures: k of n approved"
     }
 
 
@@ -430,3 +445,26 @@ def run_figure_images(*, run: Run) -> dict[int, list[bytes]]:
         with figure.image.open("rb") as handle:
             images.setdefault(figure.cell.index, []).append(handle.read())
     return images
+
+
+def run_figure_png(*, run_id: int, cell_index: int, position: int) -> bytes | None:
+    """One figure of a run's cell as PNG bytes (issue 12: what staff approve), or None."""
+    figure = RunFigure.objects.filter(cell__run_id=run_id, cell__index=cell_index, position=position).first()
+    if figure is None:
+        return None
+    with figure.image.open("rb") as handle:
+        return handle.read()
+
+
+def run_reference(*, run: Run) -> dict[int, dict]:
+    """A verified run's stored outputs per cell index, for a later re-verification to compare
+    with (issue 12: drift is "stopped passing" with the exact difference)."""
+    reference = {}
+    for cell in run.results.prefetch_related("figures"):
+        reference[cell.index] = {
+            "run": run.pk,
+            "status": cell.status,
+            "output": cell.output,
+            "figures": [figure.image.name for figure in cell.figures.all()],
+        }
+    return reference

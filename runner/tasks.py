@@ -36,7 +36,8 @@ def execute_run(run_id: int) -> None:
         redelivered=bool((request.delivery_info or {}).get("redelivered")),
     )
     if run is not None:
-        services.run_execute(run=run, server=pool.fork_server())
+        second = pool.second_fork_server() if run.twice else None
+        services.run_execute(run=run, server=pool.fork_server(), second_server=second)
 
 
 @shared_task(name="runner.requeue_stale_runs", ignore_result=True, time_limit=60)
@@ -71,8 +72,10 @@ def _stop_heartbeat(**kwargs):
 
 @worker_process_init.connect
 def _warm_fork_server(**kwargs):
-    # Start the fork server (libraries imported once) before the first job arrives.
+    # Start the fork servers (libraries imported once) before the first job arrives; the
+    # second one runs a new revision's second, independent run (issue 12).
     pool.fork_server()
+    pool.second_fork_server()
 
 
 @worker_process_shutdown.connect

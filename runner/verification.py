@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from answers.cells import AuthoringError, parse_answer
+from runner.engine.checks import check_cell
 from runner.engine.protocol import OK_STATUSES, CellResult, RunInfo
+from runner.engine.twice import TwiceRun
 
 VERIFIED, FAILED = "verified", "failed"
 
@@ -23,6 +25,7 @@ class FileReport:
     cells: list[CellResult] = field(default_factory=list)
     errors: list[AuthoringError] = field(default_factory=list)
     info: RunInfo | None = None
+    checks: dict[int, dict] = field(default_factory=dict)  # issue 12: reproduction, figures
 
     def to_json(self) -> dict:
         return {
@@ -40,10 +43,25 @@ class FileReport:
                     "error": r.error,
                     "figures": len(r.figures),
                     "duration_s": round(r.duration_s, 6),
+                    "checks": _json_checks(self.checks.get(r.index, {})),
                 }
                 for r in self.cells
             ],
         }
+
+
+def _json_checks(checks: dict) -> dict:
+    """What --json says of the checks: reproduced or not (and how), each figure's comparison."""
+    out = {}
+    reproduction = checks.get("reproduction")
+    if reproduction is not None:
+        out["reproduced"] = reproduction["reproduced"]
+        out["nondeterministic_allowed"] = checks.get("nondeterministic_allowed", False)
+        if not reproduction["reproduced"]:
+            out["problems"] = reproduction["problems"]
+            out["output_diff"] = reproduction["output_diff"]
+    out["figures"] = checks.get("figures", [])
+    return out
 
 
 def answer_verified(results: list[CellResult]) -> bool:
@@ -51,10 +69,53 @@ def answer_verified(results: list[CellResult]) -> bool:
     return all(r.status in OK_STATUSES for r in results)
 
 
+def _front_matter_slug(text: str, path: Path) -> str:
+    """The article's slug as import_articles reads it (front matter), else the file's stem."""
+    import re
+
+    import yaml
+
+    match = re.match(r"\A\ufeff?---\s*\n(.*?)\n---\s*$", text, re.S | re.M)
+    if match:
+        try:
+            meta = yaml.safe_load(match.group(1)) or {}
+        except yaml.YAMLError:
+            meta = {}
+        if isinstance(meta, dict) and meta.get("slug"):
+            return str(meta["slug"])
+        if isinstance(meta, dict) and meta.get("title"):
+            return re.sub(r"[^\w\s-]", "", str(meta["title"]).lower()).strip().replace(" ", "-")
+    return path.stem
+
+
+def approved_beside(path: Path, text: str) -> dict[int, dict[int, bytes]]:
+    """Approved figures beside the file: figures/<slug>/cell-<n>-fig-<k>.png (1-based names),
+    as {cell index: {figure position: PNG bytes}}."""
+    directory = path.parent / "figures" / _front_matter_slug(text, path)
+    found: dict[int, dict[int, bytes]] = {}
+    if directory.is_dir():
+        import re
+
+        for png in sorted(directory.iterdir()):
+            match = re.fullmatch(r"cell-(\d+)-fig-(\d+)\.png", png.name)
+            if match and int(match[1]) >= 1 and int(match[2]) >= 1:
+                found.setdefault(int(match[1]) - 1, {})[int(match[2]) - 1] = png.read_bytes()
+    return found
+
+
 def verify_markdown_file(
-    path: str | Path, *, server, on_result: Callable[[CellResult], None] | None = None
+    path: str | Path,
+    *,
+    server,
+    on_result: Callable[[CellResult], None] | None = None,
+    second_server=None,
 ) -> FileReport:
-    """Parse ``path`` and run its cells on ``server`` (a ForkServer); never raises for content."""
+    """Parse ``path`` and run its cells on ``server`` (a ForkServer); never raises for content.
+
+    With ``second_server`` (started with another hash seed) every cell runs twice and must
+    reproduce, and figures are compared with the approved PNGs beside the file, as the
+    workers do (issue 12), so an author gets the admin's verdict on the command line.
+    """
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -64,9 +125,21 @@ def verify_markdown_file(
     if parsed.errors:
         # Cells with authoring errors are not run: a wrong option could change what runs.
         return FileReport(name, FAILED, errors=parsed.errors)
-    run = server.run_answer(parsed.cells)
-    for result in run:
+    approved = approved_beside(Path(path), text)
+    options = {cell.index: cell.options.as_dict() for cell in parsed.cells}
+    if second_server is not None:
+        pairs = TwiceRun(server, second_server, parsed.cells)
+    else:
+        pairs = ((result, None) for result in server.run_answer(parsed.cells))
+    results, checks = [], {}
+    for first, second in pairs:
+        checked = check_cell(
+            first, options=options.get(first.index, {}), second=second, approved=approved.get(first.index, {})
+        )
+        results.append(checked.result)
+        checks[first.index] = checked.checks
         if on_result is not None:
-            on_result(result)
-    status = VERIFIED if answer_verified(run.results) else FAILED
-    return FileReport(name, status, cells=run.results, info=run.info)
+            on_result(checked.result)
+    status = VERIFIED if answer_verified(results) else FAILED
+    info = getattr(pairs, "info", None)
+    return FileReport(name, status, cells=results, info=info, checks=checks)

@@ -148,8 +148,12 @@ class ForkServer:
         sandbox_uid: int = NOBODY_UID,
         hidden_paths: Iterable[str | Path] = DEFAULT_HIDDEN_PATHS,
         data_dirs: Iterable[str | Path] = (),
+        hash_seed: int = 0,
     ):
         self.limits = limits or Limits()
+        # Hash randomisation is fixed when the interpreter starts, so a second, independent
+        # sandbox (issue 12: a new revision runs twice) needs a server started with another seed.
+        self.hash_seed = hash_seed
         self.python = python
         self.sandbox_uid = sandbox_uid
         self.hidden_paths = [str(p) for p in hidden_paths]
@@ -215,7 +219,10 @@ class ForkServer:
     def _spawn(self) -> None:
         env = {name: os.environ[name] for name in SERVER_ENV_ALLOW if name in os.environ}
         env.update(
-            PYTHONPATH=str(PROJECT_ROOT), PYTHONHASHSEED="0", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1"
+            PYTHONPATH=str(PROJECT_ROOT),
+            PYTHONHASHSEED=str(self.hash_seed),
+            MPLBACKEND="Agg",
+            PYTHONDONTWRITEBYTECODE="1",
         )
         self.process = subprocess.Popen(
             [self.python, "-m", "runner.engine.forkserver"],

@@ -23,6 +23,8 @@ class CellStatus(StrEnum):
     PASSED = "passed"
     RAN = "ran"
     MISMATCH = "mismatch"
+    FIGURE_MISMATCH = "figure_mismatch"  # a figure differs from its approved image (issue 12)
+    NONDETERMINISTIC = "nondeterministic"  # two independent runs disagreed (issue 12)
     ERROR = "error"
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"

@@ -1,8 +1,10 @@
+import contextlib
 import json
 
 from django.core.management.base import BaseCommand
 
 from runner.engine.forkserver import ForkServer
+from runner.engine.twice import SECOND_HASH_SEED
 from runner.verification import VERIFIED, verify_markdown_file
 
 
@@ -15,16 +17,27 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", metavar="FILE")
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="run each file once (default: twice, in two sandboxes with different hash seeds, "
+            "as the workers run a new revision, so that a nondeterministic cell is caught)",
+        )
 
     def handle(self, *args, files, **options):
         as_json = options["json"]
         reports = []
-        with ForkServer.start() as server:
+        second = None if options["once"] else ForkServer.start(hash_seed=SECOND_HASH_SEED)
+        with ForkServer.start() as server, contextlib.ExitStack() as stack:
+            if second is not None:
+                stack.enter_context(second)
             for path in files:
                 if not as_json:
                     self.stdout.write(f"{path}")
                 on_result = None if as_json else self._print_cell
-                reports.append(verify_markdown_file(path, server=server, on_result=on_result))
+                reports.append(
+                    verify_markdown_file(path, server=server, on_result=on_result, second_server=second)
+                )
                 if not as_json:
                     self._print_file(reports[-1])
         if as_json:
@@ -44,7 +57,7 @@ class Command(BaseCommand):
             from runner.engine.compare import diff
 
             self.stdout.write(_indent(diff(result.expected or "", result.output)))
-        if result.error and result.status not in ("passed", "skipped"):
+        if result.error and result.status not in ("passed", "skipped", "ran"):
             self.stdout.write(_indent(result.error.rstrip()))
 
     def _print_file(self, report):
