@@ -1,21 +1,42 @@
 """Search: PostgreSQL full-text search when available, a LIKE fallback on SQLite.
 
-Excerpts are escaped here and only our own <mark> tags are added, because the document
-text is the answer's prose and may legitimately contain "<script>" as words.
+Only what readers can see is searched: published questions, and the text of the answer's
+published revision (kb.services.question_reindex is called when a revision is published).
+
+It stays fast as the knowledge base grows (issue 9): a word that most articles contain would
+otherwise rank every match and excerpt each one. So the GIN index finds the matches and counts
+them, the newest `MAX_RANKED` of them are ranked (title above summary above body), and only the
+page shown gets `ts_headline` excerpts. Excerpts are escaped here and only our own <mark> tags
+are added, because the document text is the answer's prose and may contain "<script>" as words.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 MAX_QUERY_CHARS = 200
+PAGE_SIZE = 20
+MAX_RANKED = 200  # matches ranked per query; more than ten pages of results nobody reads
 _START, _STOP = "\x02", "\x03"
+
+
+@dataclass
+class SearchResults:
+    page: Page  # the questions shown, each with `.highlighted`
+    total: int  # every published question that matches
+    ranked: int  # how many of them were ranked and can be paged through (the newest ones)
+
+    @property
+    def capped(self) -> bool:
+        return self.ranked < self.total
 
 
 def clean_query(raw: str) -> str:
@@ -28,38 +49,60 @@ def highlight(fragment: str) -> SafeString:
     return mark_safe(escape(fragment).replace(_START, "<mark>").replace(_STOP, "</mark>"))  # noqa: S308
 
 
-def _postgres_search(questions: QuerySet, query: str) -> QuerySet:
-    search_query = SearchQuery(query, search_type="websearch", config="english")
-    return (
-        questions.filter(search_vector=search_query)
-        .annotate(
-            rank=SearchRank(F("search_vector"), search_query),
-            headline=SearchHeadline(
-                "search_document",
-                search_query,
-                config="english",
-                start_sel=_START,
-                stop_sel=_STOP,
-                max_words=35,
-                min_words=15,
-            ),
-        )
-        .order_by("-rank", "-published_at")
+def _postgres_ranked(questions: QuerySet, query: SearchQuery) -> tuple[list[int], int]:
+    matches = questions.filter(search_vector=query).order_by()
+    total = matches.count()
+    newest = matches.order_by("-published_at", "-pk").values("pk")[:MAX_RANKED]
+    ranked = (
+        questions.model.objects.filter(pk__in=newest)
+        .annotate(rank=SearchRank(F("search_vector"), query))
+        .order_by("-rank", "-published_at", "-pk")
+        .values_list("pk", flat=True)
     )
+    return list(ranked), total
+
+
+def _postgres_page(questions: QuerySet, ids: list[int], query: SearchQuery) -> list:
+    rows = questions.filter(pk__in=ids).annotate(
+        headline=SearchHeadline(
+            "search_document",
+            query,
+            config="english",
+            start_sel=_START,
+            stop_sel=_STOP,
+            max_words=35,
+            min_words=15,
+        )
+    )
+    by_pk = {row.pk: row for row in rows}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+def _words(query: str) -> list[str]:
+    return [w for w in re.findall(r"\w+", query) if len(w) > 1][:10]
 
 
 def _excerpt(document: str, words: list[str], width: int = 220) -> str:
+    """About `width` characters around the first match, cut between words, never inside one."""
     lowered = document.lower()
-    positions = [lowered.find(w.lower()) for w in words if lowered.find(w.lower()) >= 0]
+    positions = [p for p in (lowered.find(w.lower()) for w in words) if p >= 0]
     start = max(0, min(positions) - width // 3) if positions else 0
-    excerpt = document[start : start + width]
+    end = min(len(document), start + width)
+    if start > 0 and not document[start - 1].isspace():
+        space = document.find(" ", start, end)
+        start = space + 1 if space >= 0 else start
+    if end < len(document) and not document[end].isspace():
+        space = document.rfind(" ", start, end)
+        end = space if space > start else end
+    excerpt = document[start:end].strip()
     for word in sorted(set(words), key=len, reverse=True):
         excerpt = re.sub(re.escape(word), lambda m: f"{_START}{m.group(0)}{_STOP}", excerpt, flags=re.I)
-    return ("…" if start else "") + excerpt + ("…" if start + width < len(document) else "")
+    return ("…" if start else "") + excerpt + ("…" if end < len(document) else "")
 
 
 def _fallback_search(questions: QuerySet, query: str) -> list:
-    words = [w for w in re.findall(r"\w+", query) if len(w) > 1][:10]
+    """Every match, ranked (title first); SQLite only serves the one-machine run."""
+    words = _words(query)
     if not words:
         return []
     condition = Q()
@@ -71,20 +114,26 @@ def _fallback_search(questions: QuerySet, query: str) -> list:
     for question in results:
         in_title = sum(w.lower() in question.title.lower() for w in words)
         question.rank = in_title * 10 + sum(question.search_document.lower().count(w.lower()) for w in words)
-        question.headline = _excerpt(question.search_document, words)
     results.sort(key=lambda q: (-q.rank, q.title))
     return results
 
 
-def search_questions(questions: QuerySet, raw_query: str):
-    """Ranked questions with a `.highlighted` excerpt; empty for an empty query."""
+def search_questions(questions: QuerySet, raw_query: str, *, page_number=1) -> SearchResults | None:
+    """One page of ranked questions with `.highlighted` excerpts; None for an empty query."""
     query = clean_query(raw_query)
     if not query:
-        return []
+        return None
     if connection.vendor == "postgresql":
-        results = list(_postgres_search(questions, query))
+        search_query = SearchQuery(query, search_type="websearch", config="english")
+        ids, total = _postgres_ranked(questions, search_query)
+        page = Paginator(ids, PAGE_SIZE).get_page(page_number)
+        page.object_list = _postgres_page(questions, list(page.object_list), search_query)
     else:
         results = _fallback_search(questions, query)
-    for question in results:
+        ids, total = results, len(results)
+        page = Paginator(results, PAGE_SIZE).get_page(page_number)
+        for question in page.object_list:
+            question.headline = _excerpt(question.search_document, _words(query))
+    for question in page.object_list:
         question.highlighted = highlight(question.headline or "")
-    return results
+    return SearchResults(page=page, total=total, ranked=len(ids))

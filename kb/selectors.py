@@ -6,7 +6,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from .models import Question, Tag
-from .search import search_questions
+from .search import SearchResults, search_questions
 
 
 def _public() -> QuerySet:
@@ -50,5 +50,5 @@ def tag_questions(*, tag: Tag) -> QuerySet:
     return question_list().filter(tags=tag)
 
 
-def search(*, query: str) -> list[Question]:
-    return search_questions(question_list().defer(None), query)
+def search(*, query: str, page_number=1) -> SearchResults | None:
+    return search_questions(question_list().defer("search_vector"), query, page_number=page_number)

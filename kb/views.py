@@ -43,7 +43,7 @@ def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
-    results = selectors.search(query=query)
+    results = selectors.search(query=query, page_number=request.GET.get("page"))
     return render(request, "kb/search.html", {"query": query, "results": results})
 
 
