@@ -31,7 +31,9 @@ import re
 import time
 from functools import wraps
 
+import redis
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
@@ -51,13 +53,46 @@ _PLACEHOLDER = b"\x00csrf-token-placeholder-of-64-bytes-kept-the-same-length-as-
 _DROPPED_HEADERS = {"content-length", "set-cookie", "vary"}
 
 
+# Each process also keeps the pages it served last, under the same keys: the key holds the
+# generation, so a local copy is never served after a change; only the generation itself is
+# read from the shared cache on every request (one small round trip instead of two and 50 KB).
+LOCAL_MAX_ENTRIES = 500
+_local: dict[str, dict] = {}
+
+
+def _local_put(key: str, entry: dict) -> None:
+    if len(_local) >= LOCAL_MAX_ENTRIES:
+        _local.clear()  # entries of old generations go with the rest; the next requests refill it
+    _local[key] = entry
+
+
 def _cache():
     return caches[CACHE_ALIAS]
 
 
+_redis_clients: dict[str, object] = {}
+
+
+def _read_generation(cache) -> int | None:
+    """The counter, read on every request: straight from redis-py when the cache is Redis.
+
+    Django's RedisCache builds a new redis.Redis object per call (~0.3 ms of a request that
+    should cost less than a millisecond in all); one client per process reads the same key
+    (Django stores integers unpickled, so incr/set and this GET agree).
+    """
+    if not isinstance(cache, RedisCache):
+        return cache.get(GENERATION_KEY)
+    location = cache._servers[0]
+    client = _redis_clients.get(location)
+    if client is None:
+        client = _redis_clients[location] = redis.Redis.from_url(location)
+    value = client.get(cache.make_and_validate_key(GENERATION_KEY))
+    return None if value is None else int(value)
+
+
 def generation() -> int:
     cache = _cache()
-    value = cache.get(GENERATION_KEY)
+    value = _read_generation(cache)
     if value is None:
         cache.add(GENERATION_KEY, time.time_ns(), None)
         value = cache.get(GENERATION_KEY)
@@ -170,7 +205,7 @@ def reader_cached(view=None, *, params: tuple[str, ...] = ()):
             cache = _cache()
             try:
                 key = _key(request, kind, generation())
-                entry = cache.get(key)
+                entry = _local.get(key) or cache.get(key)
             except Exception:  # the cache is down: readers still get their page, rendered live
                 logger.warning("page cache unavailable; rendering %s live", request.path, exc_info=True)
                 return view(request, *args, **kwargs)
@@ -183,6 +218,7 @@ def reader_cached(view=None, *, params: tuple[str, ...] = ()):
                     cache.set(key, entry, TIMEOUT_S)
                 except Exception:
                     logger.warning("page cache unavailable; %s not stored", request.path, exc_info=True)
+            _local_put(key, entry)
             return _response(request, entry)
 
         return wrapped

@@ -43,7 +43,11 @@ def questions_related(*, question: Question, limit: int = 4) -> list[Question]:
 
 
 def tag_get(*, slug: str) -> Tag:
-    return get_object_or_404(Tag, slug=slug)
+    """The tag, with `question_count` (its published questions) counted in the same query."""
+    published = Q(questions__status=Question.Status.PUBLISHED)
+    return get_object_or_404(
+        Tag.objects.annotate(question_count=Count("questions", filter=published)), slug=slug
+    )
 
 
 def tag_questions(*, tag: Tag) -> QuerySet:

@@ -36,7 +36,9 @@ def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @reader_cached(params=("page",))
 def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tag = selectors.tag_get(slug=slug)
-    page = Paginator(selectors.tag_questions(tag=tag), PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(selectors.tag_questions(tag=tag), PAGE_SIZE)
+    paginator.count = tag.question_count  # counted with the tag: one query fewer
+    page = paginator.get_page(request.GET.get("page"))
     return render(request, "kb/tag_detail.html", {"tag": tag, "page": page})
 
 
