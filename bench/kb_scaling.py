@@ -68,6 +68,7 @@ def measure(client, path: str, before=None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards, to inspect it")
     args = parser.parse_args()
     shared.DB_NAME = DB_NAME
     tmp = Path(tempfile.mkdtemp(prefix="kb-scaling-"))
@@ -131,7 +132,8 @@ def main() -> None:
             connections.close_all()
         except Exception:  # django never set up: nothing open
             pass
-        shared.admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        if not args.keep:
+            shared.admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         shared.redis_flush_bench_db()
         shutil.rmtree(tmp, ignore_errors=True)
 

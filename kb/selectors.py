@@ -55,4 +55,6 @@ def tag_questions(*, tag: Tag) -> QuerySet:
 
 
 def search(*, query: str, page_number=1) -> SearchResults | None:
-    return search_questions(question_list().defer("search_vector"), query, page_number=page_number)
+    return search_questions(
+        question_list().defer(None).defer("search_vector"), query, page_number=page_number
+    )
