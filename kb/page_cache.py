@@ -49,14 +49,14 @@ GENERATION_KEY = "generation"
 TIMEOUT_S = 24 * 3600
 _TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"')
 # Never in a rendered page: NUL bytes are refused in every input the site stores.
-_PLACEHOLDER = b"\x00csrf-token-placeholder-of-64-bytes-kept-the-same-length-as-it\x00"
+_PLACEHOLDER = b"\x00csrf-token\x00"
 _DROPPED_HEADERS = {"content-length", "set-cookie", "vary"}
 
 
 # Each process also keeps the pages it served last, under the same keys: the key holds the
 # generation, so a local copy is never served after a change; only the generation itself is
 # read from the shared cache on every request (one small round trip instead of two and 50 KB).
-LOCAL_MAX_ENTRIES = 500
+LOCAL_MAX_ENTRIES = 200  # ~50 KB each
 _local: dict[str, dict] = {}
 
 
