@@ -118,7 +118,7 @@ def pages_changed() -> None:
 
 def _reader_kind(request: HttpRequest) -> str | None:
     """What the page depends on besides its URL; None when this reader's page must stay live."""
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):  # the server sends no body for HEAD
         return None
     if request.user.is_authenticated:
         return None  # staff and signed-in users: never stored, never served from the store

@@ -52,24 +52,30 @@ def highlight(fragment: str) -> SafeString:
     return mark_safe(escape(fragment).replace(_START, "<mark>").replace(_STOP, "</mark>"))  # noqa: S308
 
 
-def _postgres_ranked(questions: QuerySet, query: SearchQuery) -> tuple[list[int], int]:
-    # Only the GIN index answers here (no other condition the planner could prefer; see the
-    # caller): every match's id, date and status, ~10,000 small rows at most for a common word.
-    matches = questions.model.objects.filter(search_vector=query).order_by()
-    published = Question.Status.PUBLISHED
-    # Seconds as integers: parsing 10,000 timestamps would cost more than the query itself.
-    published_s = RawSQL("coalesce(extract(epoch from published_at)::bigint, 0)", ())
-    rows = matches.annotate(published_s=published_s).values_list("pk", "published_s", "status")
-    found = [(seconds, pk) for pk, seconds, status in rows if status == published]
-    found.sort(reverse=True)
-    newest = [pk for _, pk in found[:MAX_RANKED]]
+# Only the GIN index can answer the CTE (no other condition the planner could prefer; see the
+# caller); the newest MAX_RANKED published matches and the number of all of them, in one query.
+_NEWEST_MATCHES = """
+WITH matches AS MATERIALIZED (
+    SELECT id, status, published_at FROM kb_question
+    WHERE search_vector @@ websearch_to_tsquery('english', %s)
+)
+SELECT id, count(*) OVER () FROM matches WHERE status = %s
+ORDER BY published_at DESC NULLS LAST, id DESC LIMIT %s
+"""
+
+
+def _postgres_ranked(questions: QuerySet, query: str, search_query: SearchQuery) -> tuple[list[int], int]:
+    with connection.cursor() as cursor:
+        cursor.execute(_NEWEST_MATCHES, [query, Question.Status.PUBLISHED, MAX_RANKED])
+        rows = cursor.fetchall()
+    newest, total = [pk for pk, _ in rows], (rows[0][1] if rows else 0)
     ranked = (
         questions.filter(pk__in=newest)
-        .annotate(rank=SearchRank(F("search_vector"), query))
+        .annotate(rank=SearchRank(F("search_vector"), search_query))
         .order_by("-rank", "-published_at", "-pk")
         .values_list("pk", flat=True)
     )
-    return list(ranked), len(found)
+    return list(ranked), total
 
 
 def _postgres_page(questions: QuerySet, ids: list[int], query: str) -> list:
@@ -146,7 +152,7 @@ def search_questions(questions: QuerySet, raw_query: str, *, page_number=1) -> S
             # reading every vector (~100 ms at 10,000 questions) where the GIN index answers in
             # a millisecond: its cost model does not count that. For these queries only.
             cursor.execute("SET LOCAL enable_seqscan = off")
-            ids, total = _postgres_ranked(questions, search_query)
+            ids, total = _postgres_ranked(questions, query, search_query)
         page = Paginator(ids, PAGE_SIZE).get_page(page_number)
         page.object_list = _postgres_page(questions, list(page.object_list), query)
     else:
