@@ -313,21 +313,8 @@ class Worker:
     def __init__(self, pool: str, env: dict, logdir: Path, *, probe_log: Path | None = None):
         self.pool = pool
         self.log = logdir / f"worker-{pool}{'-probe' if probe_log else ''}-{time.monotonic_ns()}.log"
-        args = [
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "cpu",
-            "--pool",
-            pool,
-            "--concurrency",
-            "1",
-            "--hostname",
-            f"bench-e2e-{pool}@%h",
-            "--loglevel",
-            "INFO",
-        ]
+        args = ["-A", "config", "worker", "-Q", "cpu", "--pool", pool, "--concurrency", "1",
+                "--hostname", f"bench-e2e-{pool}@%h", "--loglevel", "INFO"]
         if probe_log:
             command = [sys.executable, str(THIS), "--probe-worker", *args]
             env = dict(env, **{PROBE_LOG_ENV: str(probe_log)})
@@ -335,11 +322,7 @@ class Worker:
             command = [sys.executable, "-m", "celery", *args]
         self.command = command
         self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
+            command, cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -417,13 +400,8 @@ def one_answer(listener: Listener, publishes: Publishes) -> dict:
     run = run_request(cells=cells, force=True)  # atomic: commits, then publishes on commit
     returned = time.time()
     events = listener.wait(run.pk, ("verified", "failed"), timeout=120)
-    return {
-        "run": run.pk,
-        "t0": t0,
-        "returned": returned,
-        "events": events,
-        **publishes.by_run.get(run.pk, {}),
-    }
+    return {"run": run.pk, "t0": t0, "returned": returned, "events": events,
+            **publishes.by_run.get(run.pk, {})}
 
 
 def check_results(run_ids: list[int]) -> tuple[int, list[str]]:
@@ -448,7 +426,8 @@ def measure_pool(pool, args, env, tmp, listener, publishes, probe_log=None, labe
     worker = Worker(pool, env, tmp, probe_log=probe_log)
     try:
         ready_s = worker.wait_ready()
-        print(f"\n== {label}: 'ready.' after {ready_s:.1f} s; command: {' '.join(worker.command[1:])}")
+        print(f"\n== {label}: 'ready.' after {ready_s:.1f} s; command: "
+              f"{' '.join(worker.command[1:])}")
         for _ in range(args.warmup):
             one_answer(listener, publishes)
             time.sleep(args.gap)
@@ -474,16 +453,8 @@ def measure_pool(pool, args, env, tmp, listener, publishes, probe_log=None, labe
     finally:
         worker.stop()
     ok, bad = check_results([s["run"] for s in samples])
-    return {
-        "pool": pool,
-        "label": label,
-        "samples": samples,
-        "cores": watch.cores(),
-        "memory": memory,
-        "ok": ok,
-        "bad": bad,
-        "durations": cell_durations([s["run"] for s in samples]),
-    }
+    return {"pool": pool, "label": label, "samples": samples, "cores": watch.cores(), "memory": memory,
+            "ok": ok, "bad": bad, "durations": cell_durations([s["run"] for s in samples])}
 
 
 def to_cell(samples):
@@ -506,11 +477,9 @@ def report_pool(result: dict, gap: float) -> dict:
     everything = result["samples"]
     samples, which = quiet_samples(result)
     disturbed = sum(s["disturbed"] for s in everything)
-    print(
-        f"-- {result['label']}: {len(everything)} answers, one after the other, {gap:g} s apart; "
-        f"verified with output {CELL_OUTPUT!r}: {result['ok']}/{len(everything)}; disturbed by other "
-        f"processes (> {DISTURBED_CORES:g} cores in the answer's window): {disturbed}"
-    )
+    print(f"-- {result['label']}: {len(everything)} answers, one after the other, {gap:g} s apart; "
+          f"verified with output {CELL_OUTPUT!r}: {result['ok']}/{len(everything)}; disturbed by other "
+          f"processes (> {DISTURBED_CORES:g} cores in the answer's window): {disturbed}")
     for text in result["bad"][:5]:
         print(f"   NOT VERIFIED: {text}")
     print(line("all answers: queued -> cell result committed", to_cell(everything)))
@@ -522,12 +491,8 @@ def report_pool(result: dict, gap: float) -> dict:
     def seg(a, b):
         values = []
         for s in samples:
-            points = {
-                "t0": s["t0"],
-                "returned": s["returned"],
-                "before": s.get("before"),
-                "after": s.get("after"),
-            }
+            points = {"t0": s["t0"], "returned": s["returned"], "before": s.get("before"),
+                      "after": s.get("after")}
             for name, (received, written) in s["events"].items():
                 points[name] = received
                 points[name + "@write"] = written
@@ -544,37 +509,21 @@ def report_pool(result: dict, gap: float) -> dict:
     print(line("running -> RunCell INSERT (fork server answer + SELECT)", seg("running", "cell@write"), 56))
     print(line("RunCell INSERT -> its COMMIT received", seg("cell@write", "cell"), 56))
     print(line("cell committed -> run finished committed", seg("cell", "finished"), 56))
-    print(
-        line(
-            "cell's own execution time (RunCell.duration_s)",
-            [result["durations"][s["run"]] for s in samples if s["run"] in result["durations"]],
-            56,
-        )
-    )
+    print(line("cell's own execution time (RunCell.duration_s)",
+               [result["durations"][s["run"]] for s in samples if s["run"] in result["durations"]], 56))
     print(f"  cores during the runs: {cores_text(result['cores'])}")
     total_rss = sum(m["rss"] for m in result["memory"])
     total_pss = sum(m["pss"] for m in result["memory"])
-    print(
-        f"  worker resident memory after the runs: RSS {total_rss / 2**20:.0f} MiB in all "
-        f"(PSS {total_pss / 2**20:.0f} MiB: pages shared between the forked processes counted once)"
-    )
+    print(f"  worker resident memory after the runs: RSS {total_rss / 2**20:.0f} MiB in all "
+          f"(PSS {total_pss / 2**20:.0f} MiB: pages shared between the forked processes counted once)")
     for m in result["memory"]:
-        print(
-            f"    pid {m['pid']:>7}  RSS {m['rss'] / 2**20:6.0f} MiB  PSS {m['pss'] / 2**20:6.0f} MiB"
-            f"  {m['cmd']}"
-        )
+        print(f"    pid {m['pid']:>7}  RSS {m['rss'] / 2**20:6.0f} MiB  PSS {m['pss'] / 2**20:6.0f} MiB"
+              f"  {m['cmd']}")
     cell, finished = to_cell(samples), to_finished(samples)
-    return {
-        "median": statistics.median(cell),
-        "p90": pct(cell, 0.9),
-        "which": which,
-        "finished_median": statistics.median(finished),
-        "finished_p90": pct(finished, 0.9),
-        "all_median": statistics.median(to_cell(everything)),
-        "all_p90": pct(to_cell(everything), 0.9),
-        "rss": total_rss,
-        "pss": total_pss,
-    }
+    return {"median": statistics.median(cell), "p90": pct(cell, 0.9), "which": which,
+            "finished_median": statistics.median(finished), "finished_p90": pct(finished, 0.9),
+            "all_median": statistics.median(to_cell(everything)), "all_p90": pct(to_cell(everything), 0.9),
+            "rss": total_rss, "pss": total_pss}
 
 
 # --------------------------------------------------------------------------- probe: worker
@@ -628,12 +577,8 @@ def probe_worker(celery_args: list[str]) -> None:
 
         setattr(owner, name, wrapper)
 
-    for name, event in (
-        ("run_start", "run_start"),
-        ("run_record_cell", "record"),
-        ("run_finish", "finish"),
-        ("run_execute", "execute"),
-    ):
+    for name, event in (("run_start", "run_start"), ("run_record_cell", "record"),
+                        ("run_finish", "finish"), ("run_execute", "execute")):
         wrap(services, name, event)
     wrap(answers.services, "answers_refresh_for_run", "answers_refresh")
     wrap(BaseDatabaseWrapper, "connect", "db_connect")
@@ -669,13 +614,8 @@ def _probe_sql(current: dict) -> None:
     fd = os.open(os.environ[PROBE_LOG_ENV] + ".sql", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def record(at: float, text: str) -> None:
-        entry = {
-            "run": str(current["run"]),
-            "thread": threading.current_thread().name,
-            "at": at,
-            "s": time.time() - at,
-            "sql": " ".join(text.split())[:110],
-        }
+        entry = {"run": str(current["run"]), "thread": threading.current_thread().name, "at": at,
+                 "s": time.time() - at, "sql": " ".join(text.split())[:110]}
         os.write(fd, (json.dumps(entry) + "\n").encode())
 
     real_execute, real_commit = psycopg.Cursor.execute, psycopg.Connection.commit
@@ -721,14 +661,9 @@ def report_probe_worker(result: dict, log: Path) -> None:
                 run_marks[event + ".last"] = at
         for at, _pid, _thread, event in marks.get(str(s.get("task_id")), []):
             run_marks.setdefault(event, at)
-        points = {
-            "t0": s["t0"],
-            "before": s.get("before"),
-            "after": s.get("after"),
-            "cell_commit": s["events"].get("cell", (None,))[0],
-            "finished_commit": s["events"].get("verified", (None,))[0],
-            **run_marks,
-        }
+        points = {"t0": s["t0"], "before": s.get("before"), "after": s.get("after"),
+                  "cell_commit": s["events"].get("cell", (None,))[0],
+                  "finished_commit": s["events"].get("verified", (None,))[0], **run_marks}
 
         def add(label, a, b, points=points):
             if points.get(a) is not None and points.get(b) is not None:
@@ -747,19 +682,14 @@ def report_probe_worker(result: dict, log: Path) -> None:
         add("  record end -> its NOTIFY received (checks the method: ~0)", "record.end", "cell_commit")
         add("fork server: child exit, reap, cleanup, end frame", "record.end", "finish.begin")
         add("run_finish (SELECT, UPDATE, signal, COMMIT)", "finish.begin", "finish.end")
-        add(
-            "  of which: answers_refresh_for_run (run_finished signal)",
-            "answers_refresh.begin",
-            "answers_refresh.end",
-        )
+        add("  of which: answers_refresh_for_run (run_finished signal)", "answers_refresh.begin",
+            "answers_refresh.end")
         add("task return -> task_postrun", "finish.end", "postrun")
         add("postrun: Celery's Django fixup closes the DB", "db_close.begin.last", "db_close.end.last")
         add("TOTAL queued -> cell committed (this probe run)", "t0", "cell_commit")
         add("TOTAL queued -> run finished committed (this probe run)", "t0", "finished_commit")
-    print(
-        f"-- where the time goes: {result['label']}, {which}; "
-        f"cores during the runs: {cores_text(result['cores'])}"
-    )
+    print(f"-- where the time goes: {result['label']}, {which}; "
+          f"cores during the runs: {cores_text(result['cores'])}")
     for label, values in rows.items():
         print(line(label, values, 62))
     sql_log = Path(str(log) + ".sql")
@@ -772,12 +702,10 @@ def report_probe_worker(result: dict, log: Path) -> None:
     per_run = [statements.get(str(s["run"]), []) for s in samples]
     counts = [len(found) for found in per_run if found]
     if counts:
-        print(
-            f"  SQL per task (psycopg level, MainThread; BEGIN is implicit and not counted): "
-            f"median {statistics.median(counts):g} statements+commits, median "
-            f"{statistics.median(sum(e['s'] for e in found) for found in per_run if found) * 1000:.2f} ms "
-            f"inside them; the last task's:"
-        )
+        print(f"  SQL per task (psycopg level, MainThread; BEGIN is implicit and not counted): "
+              f"median {statistics.median(counts):g} statements+commits, median "
+              f"{statistics.median(sum(e['s'] for e in found) for found in per_run if found) * 1000:.2f} ms "
+              f"inside them; the last task's:")
         last = per_run[-1]
         for entry in last:
             offset = (entry["at"] - last[0]["at"]) * 1000
@@ -884,19 +812,11 @@ def forkserver_profile(rounds: int, tmp: Path) -> None:
     class ProbeForkServer(ForkServer):
         def _spawn(self) -> None:  # ForkServer._spawn, with this script's probe mode as command
             env = {name: os.environ[name] for name in SERVER_ENV_ALLOW if name in os.environ}
-            env.update(
-                PYTHONPATH=str(ROOT),
-                PYTHONHASHSEED="0",
-                MPLBACKEND="Agg",
-                PYTHONDONTWRITEBYTECODE="1",
-                **{PROBE_LOG_ENV: str(log)},
-            )
+            env.update(PYTHONPATH=str(ROOT), PYTHONHASHSEED="0", MPLBACKEND="Agg",
+                       PYTHONDONTWRITEBYTECODE="1", **{PROBE_LOG_ENV: str(log)})
             self.process = subprocess.Popen(
                 [self.python, str(THIS), "--probe-forkserver"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=env,
-                cwd="/",
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/",
             )
             self.hello = self._receive(time.monotonic() + 120)
 
@@ -992,10 +912,7 @@ def nbclient_runs(rounds: int) -> dict:
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)])
         marks.clear()
         client = NotebookClient(
-            nb,
-            kernel_name="python3",
-            timeout=300,
-            startup_timeout=120,
+            nb, kernel_name="python3", timeout=300, startup_timeout=120,
             on_notebook_start=lambda **kw: marks.setdefault("started", time.perf_counter()),
             on_cell_executed=lambda **kw: marks.setdefault("executed", time.perf_counter()),
         )
@@ -1010,13 +927,8 @@ def nbclient_runs(rounds: int) -> dict:
     command = spec.argv
     if command and command[0] in {"python", "python3"}:
         command = [sys.executable, *command[1:]]  # jupyter_client's own substitution
-    return {
-        "total": totals,
-        "executed": to_executed,
-        "start": starts,
-        "outputs": outputs,
-        "command": " ".join(command),
-    }
+    return {"total": totals, "executed": to_executed, "start": starts, "outputs": outputs,
+            "command": " ".join(command)}
 
 
 def python_c_runs(rounds: int) -> tuple[list[float], str]:
@@ -1036,28 +948,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=50, help="undisturbed answers to measure per pool (50)")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up answers per worker (5)")
-    parser.add_argument(
-        "--gap",
-        type=float,
-        default=0.25,
-        help="seconds between two answers, so the previous job is acknowledged (0.25)",
-    )
+    parser.add_argument("--gap", type=float, default=0.25,
+                        help="seconds between two answers, so the previous job is acknowledged (0.25)")
     parser.add_argument("--pools", default="prefork,solo", help="Celery pools to measure (prefork,solo)")
     parser.add_argument("--nbclient-runs", type=int, default=5)
     parser.add_argument("--python-runs", type=int, default=5)
-    parser.add_argument(
-        "--profile",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="profile where the time goes: when a median misses the target (auto)",
-    )
+    parser.add_argument("--profile", choices=("auto", "always", "never"), default="auto",
+                        help="profile where the time goes: when a median misses the target (auto)")
     parser.add_argument("--profile-runs", type=int, default=25)
-    parser.add_argument(
-        "--max-factor",
-        type=int,
-        default=3,
-        help="measure at most runs x this many answers while waiting for undisturbed ones",
-    )
+    parser.add_argument("--max-factor", type=int, default=3,
+                        help="measure at most runs x this many answers while waiting for undisturbed ones")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="kb-bench-e2e-"))
@@ -1065,12 +965,8 @@ def main() -> None:
     for name in ("REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", PROBE_LOG_ENV, REUSE_DB_ENV):
         env.pop(name, None)
     env.update(
-        DJANGO_DEBUG="1",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=DATABASE_URL,
-        CELERY_BROKER_URL=BROKER_URL,
-        KB_VAR_DIR=str(tmp / "var"),
-        MEDIA_ROOT=str(tmp / "media"),
+        DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=DATABASE_URL,
+        CELERY_BROKER_URL=BROKER_URL, KB_VAR_DIR=str(tmp / "var"), MEDIA_ROOT=str(tmp / "media"),
     )
     os.environ.clear()
     os.environ.update(env)
@@ -1079,15 +975,12 @@ def main() -> None:
 
     started = dt.datetime.now(dt.UTC)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True, cwd=ROOT).stdout.strip()
     print(f"end-to-end cell latency, {started:%Y-%m-%d %H:%M} UTC")
-    print(
-        f"machine: nproc {os.cpu_count()}, CPU {cpu_model()}, Linux {platform.release()}, "
-        f"Python {platform.python_version()}; code {head.stdout.strip()}"
-        f"{' + uncommitted changes' if dirty else ''}"
-    )
+    print(f"machine: nproc {os.cpu_count()}, CPU {cpu_model()}, Linux {platform.release()}, "
+          f"Python {platform.python_version()}; code {head.stdout.strip()}"
+          f"{' + uncommitted changes' if dirty else ''}")
     print(f"database {DATABASE_URL} (created for this run), broker {BROKER_URL} (flushed)")
 
     listener = None
@@ -1110,10 +1003,8 @@ def main() -> None:
         publishes = Publishes()
         from importlib.metadata import version
 
-        print(
-            f"celery {version('celery')}, kombu {version('kombu')}, torch {version('torch')}, "
-            f"nbclient {version('nbclient')}, ipykernel {version('ipykernel')}"
-        )
+        print(f"celery {version('celery')}, kombu {version('kombu')}, torch {version('torch')}, "
+              f"nbclient {version('nbclient')}, ipykernel {version('ipykernel')}")
 
         pools = [p.strip() for p in args.pools.split(",") if p.strip()]
         for pool in pools:
@@ -1128,35 +1019,20 @@ def main() -> None:
             probe_args = argparse.Namespace(**{**vars(args), "warmup": 3})
             trials = [(pool, f"worker --pool {pool} with timing hooks", {}) for pool in pools]
             if "prefork" in pools:
-                trials.append(
-                    (
-                        "prefork",
-                        "what-if: --pool prefork, DB connection kept (CELERY_DB_REUSE_MAX)",
-                        {REUSE_DB_ENV: "1"},
-                    )
-                )
+                trials.append(("prefork", "what-if: --pool prefork, DB connection kept (CELERY_DB_REUSE_MAX)",
+                               {REUSE_DB_ENV: "1"}))
             for number, (pool, label, extra) in enumerate(trials):
                 probe_log = tmp / f"probe-worker-{number}.log"
-                result = measure_pool(
-                    pool,
-                    probe_args,
-                    {**env, **extra},
-                    tmp,
-                    listener,
-                    publishes,
-                    probe_log=probe_log,
-                    label=label,
-                )
+                result = measure_pool(pool, probe_args, {**env, **extra}, tmp, listener, publishes,
+                                      probe_log=probe_log, label=label)
                 report_probe_worker(result, probe_log)
             forkserver_profile(args.profile_runs, tmp)
 
         print("\n== the same cell elsewhere")
         wait_for_quiet("nbclient")
         nb = nbclient_runs(args.nbclient_runs)
-        print(
-            f"-- nbclient {args.nbclient_runs}x, fresh kernel each time ({nb['command']}); "
-            f"outputs {sorted(nb['outputs'])}"
-        )
+        print(f"-- nbclient {args.nbclient_runs}x, fresh kernel each time ({nb['command']}); "
+              f"outputs {sorted(nb['outputs'])}")
         print(line("nbclient: kernel start (until ready)", nb["start"]))
         print(line("nbclient: kernel start + execution  [ratio basis]", nb["executed"]))
         print(line("nbclient: execute() incl. kernel shutdown", nb["total"]))
@@ -1171,26 +1047,18 @@ def main() -> None:
             verdict_ms = "meets" if s["median"] * 1000 <= TARGET_MS else "MISSES"
             ratio = nb_median / s["median"]
             verdict_ratio = "meets" if ratio >= TARGET_RATIO else "MISSES"
-            print(
-                f"  --pool {pool:<8} end to end (to the cell's result committed): "
-                f"median {ms(s['median'])} ms, p90 {ms(s['p90'])} ms  "
-                f"[{verdict_ms} the {TARGET_MS:g} ms target]"
-            )
-            print(
-                f"  {'':<16} to the run's final status committed:       "
-                f"median {ms(s['finished_median'])} ms, p90 {ms(s['finished_p90'])} ms"
-            )
-            print(
-                f"  {'':<16} nbclient / end to end: {ratio:6.0f}x [{verdict_ratio} {TARGET_RATIO:g}x]   "
-                f"python -c / end to end: {py_median / s['median']:6.0f}x   "
-                f"(to final status: {nb_median / s['finished_median']:.0f}x and "
-                f"{py_median / s['finished_median']:.0f}x; nbclient execute() incl. shutdown: "
-                f"{statistics.median(nb['total']) / s['median']:.0f}x)"
-            )
-            print(
-                f"  {'':<16} ({s['which']}; all answers: median {ms(s['all_median'])} ms, "
-                f"p90 {ms(s['all_p90'])} ms)"
-            )
+            print(f"  --pool {pool:<8} end to end (to the cell's result committed): "
+                  f"median {ms(s['median'])} ms, p90 {ms(s['p90'])} ms  "
+                  f"[{verdict_ms} the {TARGET_MS:g} ms target]")
+            print(f"  {'':<16} to the run's final status committed:       "
+                  f"median {ms(s['finished_median'])} ms, p90 {ms(s['finished_p90'])} ms")
+            print(f"  {'':<16} nbclient / end to end: {ratio:6.0f}x [{verdict_ratio} {TARGET_RATIO:g}x]   "
+                  f"python -c / end to end: {py_median / s['median']:6.0f}x   "
+                  f"(to final status: {nb_median / s['finished_median']:.0f}x and "
+                  f"{py_median / s['finished_median']:.0f}x; nbclient execute() incl. shutdown: "
+                  f"{statistics.median(nb['total']) / s['median']:.0f}x)")
+            print(f"  {'':<16} ({s['which']}; all answers: median {ms(s['all_median'])} ms, "
+                  f"p90 {ms(s['all_p90'])} ms)")
             print(f"  {'':<16} worker RSS {s['rss'] / 2**20:.0f} MiB (PSS {s['pss'] / 2**20:.0f} MiB)")
     finally:
         if listener is not None:
