@@ -59,14 +59,15 @@ WITH matches AS MATERIALIZED (
     SELECT id, status, published_at FROM kb_question
     WHERE search_vector @@ websearch_to_tsquery('english', %s)
 )
-SELECT id, count(*) OVER () FROM matches WHERE status = %s
+SELECT id, (SELECT count(*) FROM matches WHERE status = %s) FROM matches WHERE status = %s
 ORDER BY published_at DESC NULLS LAST, id DESC LIMIT %s
 """
 
 
 def _postgres_ranked(questions: QuerySet, query: str, search_query: SearchQuery) -> tuple[list[int], int]:
     with connection.cursor() as cursor:
-        cursor.execute(_NEWEST_MATCHES, [query, Question.Status.PUBLISHED, MAX_RANKED])
+        published = Question.Status.PUBLISHED
+        cursor.execute(_NEWEST_MATCHES, [query, published, published, MAX_RANKED])
         rows = cursor.fetchall()
     newest, total = [pk for pk, _ in rows], (rows[0][1] if rows else 0)
     ranked = (
