@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kb.models import Question
+from kb.page_cache import pages_changed
 from kb.services import question_reindex
 from runner import services as runner_services
 from runner.engine.specs import cell_to_json
@@ -59,10 +60,12 @@ def _latest_revision(answer: Answer) -> Revision | None:
     return answer.revisions.order_by("-number").first()
 
 
-def _publish_if_ready(answer: Answer) -> None:
+def _publish_if_ready(answer: Answer, *, text: str | None = None) -> None:
     """Show the current revision to readers if it verified, or if staff chose to override.
 
-    A revision that fails leaves the last verified one in place.
+    A revision that fails leaves the last verified one in place, and so does search: only the
+    published revision's text is indexed (issue 8 item 6). `text` is the plain text of the
+    current revision when the caller has just rendered it.
     """
     verified = _is_verified(answer)
     if not verified and not answer.question.allow_unverified:
@@ -86,6 +89,10 @@ def _publish_if_ready(answer: Answer) -> None:
             "stopped_passing_at",
         ]
     )
+    if text is None:
+        text = _render(answer.body, answer.run).text
+    question_reindex(question=answer.question, document=text)
+    pages_changed()
 
 
 @transaction.atomic
@@ -115,8 +122,7 @@ def answer_save(*, question: Question, body: str, by=None) -> Answer:
     answer.save()
     last = answer.revisions.order_by("-number").values_list("number", flat=True).first() or 0
     Revision.objects.create(answer=answer, number=last + 1, body=body, created_by=by, run=run)
-    question_reindex(question=question, document=rendered.text)
-    _publish_if_ready(answer)
+    _publish_if_ready(answer, text=rendered.text)
     return answer
 
 
@@ -147,7 +153,7 @@ def answer_refresh(*, answer: Answer) -> None:
         answer.stopped_passing_at = answer.stopped_passing_at or timezone.now()
         answer.save(update_fields=["stopped_passing_at"])
         transaction.on_commit(lambda: _notify_stopped_passing(answer.pk))
-    _publish_if_ready(answer)
+    _publish_if_ready(answer, text=rendered.text)
 
 
 def _republishing(answer: Answer) -> bool:

@@ -50,12 +50,15 @@ BENCH_FILES = ("__init__.py", "settings.py", "urls.py")
 # The tree that is migrated, imported and served: the working tree, or with --head a snapshot of
 # the last commit (other people edit the working tree while a benchmark runs).
 SRC = ROOT
-DB_NAME = "kb_bench"
+# BENCH_DB_NAME / BENCH_REDIS_URL: run it beside other people's benchmarks on one machine.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "kb_bench")
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
-BENCH_REDIS = "redis://127.0.0.1:6379/13"  # the bench's own db (tests use 14/15), emptied before/after
+# The bench's own db (tests use 14/15), emptied before/after.
+BENCH_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 ARTICLE_SLUG = "deep-learning-vs-cnn"
 ARTICLE_PATH = f"/questions/{ARTICLE_SLUG}/"
 HELLO_PATH = "/bench/hello/"
+ROBOTS_PATH = "/robots.txt"  # issue 9's baseline: a real, trivial view of the site
 HOST = "127.0.0.1"
 DISTURBED_CORES = 0.15  # other processes' average load above which a round is marked
 
@@ -461,6 +464,9 @@ def count_queries_main(path: str) -> None:
     from django.test import Client, RequestFactory
     from django.test.utils import CaptureQueriesContext
 
+    from kb.page_cache import pages_changed
+
+    pages_changed()  # the first view below renders the page (a page-cache miss), the second is a hit
     client = Client(SERVER_NAME=HOST)
     with CaptureQueriesContext(connection) as cold:
         first = client.get(path)
@@ -630,8 +636,10 @@ def main() -> None:
         counted = count_queries(env, ARTICLE_PATH)
         if any(status != 200 for status in counted["status"]):
             fail(f"query-count requests answered {counted['status']}")
-        log(f"    first view (fresh connection): {len(counted['cold'])} queries")
-        log(f"    later view:                    {len(counted['warm'])} queries")
+        log(f"    first view (page cache miss, fresh connection): {len(counted['cold'])} queries")
+        for number, sql in enumerate(counted["cold"], 1):
+            log(f"      {number}. {sql[:200]}")
+        log(f"    later view (served from the page cache):        {len(counted['warm'])} queries")
         for number, sql in enumerate(counted["warm"], 1):
             log(f"      {number}. {sql}")
         log(
@@ -671,13 +679,14 @@ def main() -> None:
 
         urls = {
             "hello": f"http://{HOST}:{port}{HELLO_PATH}",
+            "robots": f"http://{HOST}:{port}{ROBOTS_PATH}",
             "article": f"http://{HOST}:{port}{ARTICLE_PATH}",
         }
         log(f"[4/5] warm-up: {args.warmup}s per page")
         for url in urls.values():
             run_wrk(url, threads=args.threads, connections=min(args.connections, 4), seconds=args.warmup)
 
-        log(f"[5/5] measuring: {args.rounds} rounds, hello then article each round")
+        log(f"[5/5] measuring: {args.rounds} rounds, hello, robots.txt then article each round")
         log(
             f"    Before each round the script waits (at most {args.quiet_timeout:.0f}s) until the machine "
             f"is below {args.quiet_threshold} busy cores."
@@ -691,8 +700,8 @@ def main() -> None:
             "    round  page       req/s   p50 ms   p99 ms  requests | gunicorn  postgres   wrk  "
             "other | socket errors"
         )
-        results: dict[str, list[dict]] = {"hello": [], "article": []}
-        every_run: dict[str, list[dict]] = {"hello": [], "article": []}
+        results: dict[str, list[dict]] = {name: [] for name in urls}
+        every_run: dict[str, list[dict]] = {name: [] for name in urls}
         repeated = 0
         for round_no in range(1, args.rounds + 1):
             for name, url in urls.items():
@@ -727,7 +736,7 @@ def main() -> None:
             }
             for name, runs in results.items()
         }
-        for name in ("hello", "article"):
+        for name in urls:
             m = med[name]
             log(
                 f"    {name:<8} {m['rps']:>8.1f} req/s  p50 {m['p50_ms']:.2f} ms  p99 {m['p99_ms']:.2f} ms  "
@@ -736,18 +745,29 @@ def main() -> None:
             )
         ratio = med["article"]["rps"] / med["hello"]["rps"]
         log(f"    ratio article/hello: {ratio:.3f} (article page costs {1 / ratio:.1f}x a hello-world view)")
+        robots_ratio = med["article"]["rps"] / med["robots"]["rps"]
+        log(f"    ratio article/robots.txt: {robots_ratio:.3f} (issue 9's goal: >= 0.70)")
         quiet = {
             name: [r["rps"] for r in runs if r["other_cores"] <= DISTURBED_CORES]
             for name, runs in every_run.items()
         }
         if all(quiet.values()):
             quiet_ratio = statistics.median(quiet["article"]) / statistics.median(quiet["hello"])
+            quiet_robots = statistics.median(quiet["article"]) / statistics.median(quiet["robots"])
             log(
                 "    undisturbed runs only (every attempt with other <= "
                 f"{DISTURBED_CORES} cores): hello {statistics.median(quiet['hello']):.1f} req/s "
-                f"(n={len(quiet['hello'])}), article {statistics.median(quiet['article']):.1f} req/s "
-                f"(n={len(quiet['article'])}), ratio {quiet_ratio:.3f}"
+                f"(n={len(quiet['hello'])}), robots.txt {statistics.median(quiet['robots']):.1f} req/s "
+                f"(n={len(quiet['robots'])}), article {statistics.median(quiet['article']):.1f} req/s "
+                f"(n={len(quiet['article'])}), ratio article/hello {quiet_ratio:.3f}, "
+                f"article/robots.txt {quiet_robots:.3f}"
             )
+        stress = run_wrk(urls["article"], threads=args.threads, connections=64, seconds=10)
+        log(
+            f"    64 connections for 10 s on the article: {stress['rps']:.1f} req/s, "
+            f"p99 {fmt_ms(stress['p99_ms']).strip()} ms, {stress['requests']} requests, all 2xx, "
+            f"socket errors: {stress['socket_errors'] or 'none'}"
+        )
         log(f"    queries per article view: {len(counted['warm'])} (+ health-check statements, see above)")
         disturbed = sum(r["other_cores"] > DISTURBED_CORES for runs in results.values() for r in runs)
         log(

@@ -177,6 +177,21 @@ if CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Page cache (issue 9, kb/page_cache.py): whole public pages per kind of reader. It must be
+# shared by every process that can publish (web and Celery workers), so it lives in Redis in
+# production; the one-machine run (no Redis) keeps it in files under var/, which the runserver
+# and its worker share. PAGE_CACHE=0 turns it off (every page rendered live).
+if not env_bool("PAGE_CACHE", True):
+    CACHES["pages"] = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+elif CACHE_URL:
+    CACHES["pages"] = {**CACHES["default"], "KEY_PREFIX": "pages"}
+else:
+    CACHES["pages"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "page-cache"),
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+
 # E-mail: console in development, SMTP from the environment otherwise.
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",

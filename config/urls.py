@@ -6,6 +6,7 @@ from django.urls import include, path
 from answers.authoring import authoring_reference_view
 from config.health import healthz
 from kb import views as kb_views
+from kb.page_cache import reader_cached
 from kb.sitemaps import QuestionSitemap, TagSitemap
 
 sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap}
@@ -13,7 +14,7 @@ sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap}
 urlpatterns = [
     path("admin/authoring/", admin.site.admin_view(authoring_reference_view), name="admin_authoring"),
     path("admin/", admin.site.urls),
-    path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
+    path("sitemap.xml", reader_cached(params=("p",))(sitemap), {"sitemaps": sitemaps}, name="sitemap"),
     path("robots.txt", kb_views.robots_txt, name="robots_txt"),
     path("healthz", healthz, name="healthz"),
     path("demo/", include("demo_requests.urls")),

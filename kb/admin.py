@@ -8,18 +8,36 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from answers.admin import AnswerAdminMixin, AnswerInline, VerificationFilter, answer_save_from_formset
 
 from .models import Question, Tag
-from .services import question_publish
+from .page_cache import pages_changed
+from .services import question_publish, question_search_refresh
+
+
+class PublicPagesAdminMixin:
+    """Staff edits here show on the very next public request (issue 9): titles, summaries,
+    tags and status appear on many cached pages (lists, tags, related questions, the feed)."""
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # m2m (tags) are saved here
+        pages_changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        pages_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        pages_changed()
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(PublicPagesAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Question)
-class QuestionAdmin(AnswerAdminMixin, admin.ModelAdmin):
+class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
     list_display = ["title", "status", "verification_status", "published_at", "updated_at", "preview_link"]
     list_filter = ["status", VerificationFilter, "tags", "published_at"]
     search_fields = ["title", "summary", "slug"]
@@ -97,6 +115,7 @@ class QuestionAdmin(AnswerAdminMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if obj.status == Question.Status.PUBLISHED and obj.published_at is None:
             question_publish(question=obj)
+        question_search_refresh(question=obj)  # a new title or summary is searchable at once
 
     def save_formset(self, request, form, formset, change):
         if formset.model._meta.label == "answers.Answer":

@@ -6,7 +6,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from .models import Question, Tag
-from .search import search_questions
+from .search import SearchResults, search_questions
 
 
 def _public() -> QuerySet:
@@ -43,12 +43,18 @@ def questions_related(*, question: Question, limit: int = 4) -> list[Question]:
 
 
 def tag_get(*, slug: str) -> Tag:
-    return get_object_or_404(Tag, slug=slug)
+    """The tag, with `question_count` (its published questions) counted in the same query."""
+    published = Q(questions__status=Question.Status.PUBLISHED)
+    return get_object_or_404(
+        Tag.objects.annotate(question_count=Count("questions", filter=published)), slug=slug
+    )
 
 
 def tag_questions(*, tag: Tag) -> QuerySet:
     return question_list().filter(tags=tag)
 
 
-def search(*, query: str) -> list[Question]:
-    return search_questions(question_list().defer(None), query)
+def search(*, query: str, page_number=1) -> SearchResults | None:
+    return search_questions(
+        question_list().defer(None).defer("search_vector"), query, page_number=page_number
+    )

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from .models import Question, Tag
+from .page_cache import pages_changed
 
 
 def tags_ensure(*, names: list[str]) -> list[Tag]:
@@ -25,14 +26,25 @@ def question_publish(*, question: Question) -> None:
     if question.published_at is None:
         question.published_at = timezone.now()
     question.save(update_fields=["status", "published_at", "updated_at"])
+    question_search_refresh(question=question)  # the title or summary may have changed with it
+    pages_changed()
 
 
 def question_reindex(*, question: Question, document: str) -> None:
-    """Store the answer's text and, on PostgreSQL, the weighted search vector."""
+    """Store the published answer's text and, on PostgreSQL, the weighted search vector.
+
+    Only what readers can see is indexed: answers.services calls this when it publishes a
+    revision, never for a draft or a failing one.
+    """
     # PostgreSQL's text-search parser reads "<script>" as markup and drops the words after it,
     # so a "<" in prose (an article about HTML escaping) would hide the rest of the article.
     document = document.replace("<", "< ")
     Question.objects.filter(pk=question.pk).update(search_document=document)
+    question_search_refresh(question=question)
+
+
+def question_search_refresh(*, question: Question) -> None:
+    """Recompute the search vector from the stored title, summary and published text."""
     if connection.vendor == "postgresql":
         Question.objects.filter(pk=question.pk).update(
             search_vector=SearchVector("title", weight="A", config="english")

@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import views
 from .feeds import LatestQuestionsFeed
+from .page_cache import reader_cached
 
 app_name = "kb"
 
@@ -10,6 +11,6 @@ urlpatterns = [
     path("questions/<slug:slug>/", views.question_detail, name="question"),
     path("tags/<slug:slug>/", views.tag_detail, name="tag"),
     path("search/", views.search, name="search"),
-    path("feed/", LatestQuestionsFeed(), name="feed"),
+    path("feed/", reader_cached(LatestQuestionsFeed()), name="feed"),
     path("privacy/", views.privacy, name="privacy"),
 ]

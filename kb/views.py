@@ -6,18 +6,21 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from . import selectors
+from .page_cache import reader_cached
 from .structured_data import question_structured_data
 
 PAGE_SIZE = 20
 
 
 @require_safe
+@reader_cached(params=("page",))
 def question_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.question_list(), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "kb/question_list.html", {"page": page})
 
 
 @require_safe
+@reader_cached
 def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
     question = selectors.question_get_published(slug=slug)
     context = {
@@ -30,16 +33,19 @@ def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
+@reader_cached(params=("page",))
 def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tag = selectors.tag_get(slug=slug)
-    page = Paginator(selectors.tag_questions(tag=tag), PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(selectors.tag_questions(tag=tag), PAGE_SIZE)
+    paginator.count = tag.question_count  # counted with the tag: one query fewer
+    page = paginator.get_page(request.GET.get("page"))
     return render(request, "kb/tag_detail.html", {"tag": tag, "page": page})
 
 
 @require_safe
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
-    results = selectors.search(query=query)
+    results = selectors.search(query=query, page_number=request.GET.get("page"))
     return render(request, "kb/search.html", {"query": query, "results": results})
 
 

@@ -20,6 +20,14 @@ Kernels are reused at every position, so a `Conv2d(3, 16, kernel_size=3)` has 44
 """
 
 
+@pytest.fixture(autouse=True)
+def fresh_page_cache():
+    """Each test starts with no cached page: the database is new, the shared Redis is not."""
+    from kb.page_cache import _bump
+
+    _bump()
+
+
 @pytest.fixture
 def make_question(db):
     def make(

@@ -145,12 +145,11 @@ def test_with_the_shared_cache_down_requests_are_still_taken_and_articles_still_
 ):
     from analytics.models import ArticleViewDay
 
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
-        }
+    down = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
     }
+    settings.CACHES = {"default": down, "pages": down}
     assert client.post("/demo/", form_data()).status_code == 302
     assert DemoRequest.objects.count() == 1
     client.post("/consent/", {"action": "accept_all", "next": "/"})

@@ -1,7 +1,9 @@
+import re
+
 import pytest
 
 from kb.models import Question
-from kb.search import _fallback_search, search_questions
+from kb.search import _excerpt, _fallback_search, search_questions
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +60,7 @@ def test_hostile_queries_return_a_normal_page_with_the_text_escaped(client, make
 
 def test_excerpt_escapes_document_text_that_looks_like_html(make_question):
     make_question(title="Escaping", body="Never trust `<script>` tags in pooling output.\n")
-    [result] = search_questions(Question.objects.published(), "pooling")
+    [result] = search_questions(Question.objects.published(), "pooling").page
     assert "<script>" not in result.highlighted and "script&gt;" in result.highlighted
     assert "<mark>pooling</mark>" in result.highlighted
 
@@ -69,5 +71,88 @@ def test_sqlite_fallback_finds_ranks_and_highlights(make_question):
     make_question(title="Pooling explained", body=POOLING)
     results = _fallback_search(Question.objects.published(), "pooling")
     assert [q.title for q in results] == ["Pooling explained", "Batch norm"]
-    assert "\x02pooling\x03" in results[0].headline.lower()
+    assert "\x02pooling\x03" in _excerpt(results[0].search_document, ["pooling"]).lower()
     assert _fallback_search(Question.objects.published(), "!!!") == []
+
+
+# Issue 8 item 6: search shows what readers see, nothing of a revision that did not publish.
+# An unknown cell option is an authoring error: the revision cannot verify, so it is not published.
+FAILING_REVISION = POOLING + "\n```python run colour=red\nprint('zanzibar')\n```\n\nZanzibarian prose.\n"
+
+
+def test_a_failing_revision_is_neither_found_nor_excerpted(client, make_question):
+    from answers.models import Answer
+    from answers.services import answer_save
+
+    question = make_question(title="Pooling", body=POOLING)
+    answer = answer_save(question=question, body=FAILING_REVISION)
+    assert answer.authoring_errors and answer.published_html != answer.rendered_html  # not published
+    page = client.get(f"/questions/{question.slug}/").content.decode()
+    assert "Zanzibarian" not in page
+    html = client.get("/search/?q=zanzibarian").content.decode()
+    assert "0 results" in html and "Zanzibarian" not in html and "Pooling" not in html
+    # The published revision's words are still found, with an excerpt of the published prose.
+    html = client.get("/search/?q=largest").content.decode()
+    assert "1 result " in html and "<mark>largest</mark>" in html and "Zanzibarian" not in html
+    # Publishing the revision (here: staff override) makes its text searchable at once.
+    question.allow_unverified = True
+    question.save(update_fields=["allow_unverified"])
+    from answers.services import answer_publish_override
+
+    answer_publish_override(answer=Answer.objects.get(pk=answer.pk))
+    assert "<mark>Zanzibarian</mark>" in client.get("/search/?q=zanzibarian").content.decode()
+
+
+# Issue 11 item 10: excerpts never start or end inside a word.
+LONG_PROSE = " ".join(
+    ["Deep networks stack layers of units, and multilayer perceptrons were the first of them."] * 12
+    + ["A convolution slides one small kernel over the image, so the gradient flows to shared weights."]
+    + ["Training needs many examples and patience, whatever the architecture is called."] * 12
+)
+
+
+def _whole_words(excerpt: str, document: str) -> None:
+    text = str(excerpt).replace("<mark>", "").replace("</mark>", "").strip("…")
+    words = set(re.findall(r"\w+", document))
+    first, last = re.findall(r"\w+", text)[0], re.findall(r"\w+", text)[-1]
+    assert first in words, f"starts mid-word: {text[:40]!r}"
+    assert last in words, f"ends mid-word: {text[-40:]!r}"
+
+
+def test_fallback_excerpts_start_and_end_between_words():
+    for word in ["convolution", "perceptrons", "patience", "architecture"]:
+        excerpt = _excerpt(LONG_PROSE, [word])
+        _whole_words(excerpt.replace("\x02", "").replace("\x03", ""), LONG_PROSE)
+    assert not _excerpt("perceptrons are old", ["perceptrons"]).startswith("…")
+
+
+def test_search_page_excerpts_are_whole_words(client, make_question):
+    make_question(title="Stacks", body=f"## Layers\n\n{LONG_PROSE}\n")
+    html = client.get("/search/?q=convolution").content.decode()
+    excerpt = html.split('class="question-card__excerpt">')[1].split("</p>")[0]
+    assert "<mark>convolution</mark>" in excerpt
+    _whole_words(excerpt, LONG_PROSE)
+
+
+def test_results_are_paginated_and_the_links_keep_the_query(client, make_question):
+    for n in range(23):
+        make_question(title=f"Pooling note {n}", body=POOLING)
+    first = client.get("/search/?q=pooling").content.decode()
+    assert "23 results" in first and first.count('class="question-card"') == 20
+    assert "Page 1 of 2" in first and 'href="?q=pooling&amp;page=2"' in first
+    second = client.get("/search/?q=pooling&page=2").content.decode()
+    assert second.count('class="question-card"') == 3 and "<mark>" in second
+
+
+def test_only_the_newest_matches_are_ranked_and_the_page_says_so(client, make_question, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    monkeypatch.setattr("kb.search.MAX_RANKED", 3)
+    now = timezone.now()
+    for n in range(5):
+        make_question(title=f"Pooling {n}", body=POOLING, published_at=now - timedelta(days=n))
+    html = client.get("/search/?q=pooling").content.decode()
+    assert "5 results" in html and "the newest 3 are shown" in html
+    assert html.count('class="question-card"') == 3 and "Pooling 4" not in html

@@ -1,0 +1,226 @@
+"""Whole public pages, cached once per kind of reader and shared by every process (issue 9).
+
+An article page costs ~10 ms of CPU to build (template, ORM, related questions), while what an
+anonymous reader gets depends on very little: the path, the host and the consent banner's
+state. So `reader_cached` stores the rendered page under
+
+    (generation, host, path and allowed query, consent state)
+
+in the "pages" cache (Redis in production, so every gunicorn worker and the Celery workers
+share it). What differs between two readers of the same kind is only the CSRF token: it is
+stored as a placeholder and replaced on every response with this reader's own token, so every
+form (consent, "Run again") still posts. Signed-in users and requests carrying flash messages
+are never cached: their pages are rendered live, and nothing of theirs is stored.
+
+Invalidation: a page is never deleted, it becomes unreachable. Every key holds the current
+*generation*, one integer in the same cache; services that change what readers can see call
+`pages_changed()`, which bumps it (now, and again after the transaction commits, so a request
+that read the old data cannot store it under the new generation). The generation starts from
+the clock when the key is missing, so a flushed or evicted counter never revives old pages.
+
+Conditional requests: the response carries a weak ETag made of the stored page and the
+reader's CSRF secret (the page is valid for as long as both are) and the time it was stored as
+Last-Modified; a matching If-None-Match / If-Modified-Since gets a 304 without a body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from functools import wraps
+
+import redis
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.crypto import salted_hmac
+from django.utils.http import http_date
+
+logger = logging.getLogger(__name__)
+
+CACHE_ALIAS = "pages"
+GENERATION_KEY = "generation"
+# A day: entries of older generations expire by themselves; a live page is rebuilt at most daily.
+TIMEOUT_S = 24 * 3600
+_TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"')
+# Never in a rendered page: NUL bytes are refused in every input the site stores.
+_PLACEHOLDER = b"\x00csrf-token\x00"
+_DROPPED_HEADERS = {"content-length", "set-cookie", "vary"}
+
+
+# Each process also keeps the pages it served last, under the same keys: the key holds the
+# generation, so a local copy is never served after a change; only the generation itself is
+# read from the shared cache on every request (one small round trip instead of two and 50 KB).
+LOCAL_MAX_ENTRIES = 200  # ~50 KB each
+_local: dict[str, dict] = {}
+
+
+def _local_put(key: str, entry: dict) -> None:
+    if len(_local) >= LOCAL_MAX_ENTRIES:
+        _local.clear()  # entries of old generations go with the rest; the next requests refill it
+    _local[key] = entry
+
+
+def _cache():
+    return caches[CACHE_ALIAS]
+
+
+_redis_clients: dict[str, object] = {}
+
+
+def _read_generation(cache) -> int | None:
+    """The counter, read on every request: straight from redis-py when the cache is Redis.
+
+    Django's RedisCache builds a new redis.Redis object per call (~0.3 ms of a request that
+    should cost less than a millisecond in all); one client per process reads the same key
+    (Django stores integers unpickled, so incr/set and this GET agree).
+    """
+    if not isinstance(cache, RedisCache):
+        return cache.get(GENERATION_KEY)
+    location = cache._servers[0]
+    client = _redis_clients.get(location)
+    if client is None:
+        client = _redis_clients[location] = redis.Redis.from_url(location)
+    value = client.get(cache.make_and_validate_key(GENERATION_KEY))
+    return None if value is None else int(value)
+
+
+def generation() -> int:
+    cache = _cache()
+    value = _read_generation(cache)
+    if value is None:
+        cache.add(GENERATION_KEY, time.time_ns(), None)
+        value = cache.get(GENERATION_KEY)
+    return value
+
+
+def _bump() -> None:
+    cache = _cache()
+    try:
+        try:
+            cache.incr(GENERATION_KEY)
+        except ValueError:  # missing (flushed, evicted): restart from the clock, above any old value
+            cache.set(GENERATION_KEY, time.time_ns(), None)
+    except Exception:  # the cache is down: nothing can be served from it either; publish anyway
+        logger.exception("could not bump the page cache generation")
+
+
+def pages_changed() -> None:
+    """What readers see changed: no cached page may be served again, in any process."""
+    _bump()
+    transaction.on_commit(_bump)
+
+
+def _reader_kind(request: HttpRequest) -> str | None:
+    """What the page depends on besides its URL; None when this reader's page must stay live."""
+    if request.method not in ("GET", "HEAD"):  # the server sends no body for HEAD
+        return None
+    if request.user.is_authenticated:
+        return None  # staff and signed-in users: never stored, never served from the store
+    messages = getattr(request, "_messages", None)
+    if messages is not None and len(messages):
+        return None  # a flash message is for this reader only
+    consent = getattr(request, "consent", None)
+    if consent is None:
+        return "-"
+    return f"{consent.needs_choice:d}{consent.analytics_allowed:d}{consent.gpc:d}"
+
+
+def _key(request: HttpRequest, kind: str, generation_now: int) -> str:
+    url = f"{request.get_host()}{request.get_full_path()}"
+    return f"{generation_now}:{kind}:{hashlib.sha256(url.encode()).hexdigest()}"
+
+
+def _entry_from(response: HttpResponse) -> dict | None:
+    if response.status_code != 200 or response.streaming or response.cookies:
+        return None
+    if hasattr(response, "render") and not response.is_rendered:
+        response.render()
+    body = response.content
+    tokens = set(_TOKEN.findall(body))
+    if len(tokens) > 1:
+        return None  # not one page-wide token: do not try to be clever, render it live
+    for token in tokens:
+        body = body.replace(token, _PLACEHOLDER)
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS]
+    return {
+        "body": body,
+        "headers": headers,
+        "digest": hashlib.sha256(body).hexdigest()[:20],
+        "stored_at": time.time(),
+    }
+
+
+def _etag(entry: dict, csrf_secret: str | None) -> str:
+    reader = salted_hmac("kb.page_cache.etag", csrf_secret or "").hexdigest()[:12]
+    return f'W/"{entry["digest"]}.{reader}"'
+
+
+def _response(request: HttpRequest, entry: dict) -> HttpResponse:
+    has_token = _PLACEHOLDER in entry["body"]
+    # The secret this reader already holds; a page with a form is only reusable while it lasts.
+    secret = request.META.get("CSRF_COOKIE")
+    if secret or not has_token:
+        etag, last_modified = _etag(entry, secret), int(entry["stored_at"])
+        not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
+        if not_modified is not None:
+            return _with_cache_headers(not_modified, private=has_token)
+    body = entry["body"]
+    if has_token:
+        body = body.replace(_PLACEHOLDER, get_token(request).encode())
+    response = HttpResponse(body, headers=entry["headers"])
+    response["ETag"] = _etag(entry, request.META.get("CSRF_COOKIE"))
+    response["Last-Modified"] = http_date(entry["stored_at"])
+    return _with_cache_headers(response, private=has_token)
+
+
+def _with_cache_headers(response: HttpResponse, *, private: bool) -> HttpResponse:
+    # A proxy or browser may keep the page but must ask again (a cheap 304) before reusing it:
+    # pages change the moment staff publish. A page holding a CSRF token is this reader's only.
+    if private:
+        patch_cache_control(response, private=True, no_cache=True)
+    else:
+        patch_cache_control(response, public=True, no_cache=True)
+    return response
+
+
+def reader_cached(view=None, *, params: tuple[str, ...] = ()):
+    """Serve `view` from the pages cache to readers whose page is shared by their kind.
+
+    `params` are the query parameters the page depends on (e.g. "page"); a request with any
+    other parameter is rendered live, so made-up query strings cannot fill the cache.
+    """
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            kind = _reader_kind(request)
+            if kind is None or any(name not in params for name in request.GET):
+                return view(request, *args, **kwargs)
+            cache = _cache()
+            try:
+                key = _key(request, kind, generation())
+                entry = _local.get(key) or cache.get(key)
+            except Exception:  # the cache is down: readers still get their page, rendered live
+                logger.warning("page cache unavailable; rendering %s live", request.path, exc_info=True)
+                return view(request, *args, **kwargs)
+            if entry is None:
+                response = view(request, *args, **kwargs)
+                entry = _entry_from(response)
+                if entry is None:
+                    return response
+                try:
+                    cache.set(key, entry, TIMEOUT_S)
+                except Exception:
+                    logger.warning("page cache unavailable; %s not stored", request.path, exc_info=True)
+            _local_put(key, entry)
+            return _response(request, entry)
+
+        return wrapped
+
+    return decorate(view) if view is not None else decorate
