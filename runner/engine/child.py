@@ -19,7 +19,7 @@ from runner.engine.protocol import Limits, read_frame, write_frame
 
 
 def cpu_share(limits: Limits) -> int:
-    return max(1, limits.threads or len(os.sched_getaffinity(0)))
+    return max(1, limits.threads or 1)
 
 
 def cell_runner(job: dict, *, server_pid: int, fds: dict, facts: dict, fallback_dir: str) -> None:

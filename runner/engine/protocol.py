@@ -59,7 +59,11 @@ class Limits:
     figures_per_answer: int = 50
     figure_bytes: int = 2 * 1024**2
     figure_pixels: int = 4_000_000
-    threads: int | None = None  # None: the CPUs this process may use
+    # Cells run single-threaded unless a job asks for more: with several threads, torch's and
+    # MKL's reductions split work by what the machine is doing, so a training loop's numbers
+    # changed with the worker's load (the batch-norm article's losses did) and two runs of one
+    # revision could disagree. One thread gives the same numbers on every quiet or busy worker.
+    threads: int | None = None  # None: one thread
 
     def as_dict(self) -> dict:
         return asdict(self)
