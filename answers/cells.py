@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 DEFAULT_TIMEOUT_S = 60.0
 MAX_TIMEOUT_S = 600.0
+MAX_TEXT_OPTION = 300
 
 _FENCE_OPEN = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 
@@ -37,6 +38,10 @@ class CellOptions:
     hide: bool = False
     figtol: float | None = None  # issue 12: tolerance of the figure comparison (None: default)
     nondeterministic: bool = False  # issue 12: two runs may differ; only `expected` is checked
+    # Presentation only (the figure's alt text and caption): left out of as_dict, so editing
+    # them is a prose edit that keeps the execution key and re-runs nothing.
+    alt: str | None = None
+    caption: str | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -128,6 +133,17 @@ def _parse_figtol(value: str) -> float:
     return figtol
 
 
+def _parse_text(value: str) -> str:
+    if len(value) < 2 or value[0] != '"' or value[-1] != '"' or '"' in value[1:-1]:
+        raise ValueError('expected a quoted text such as "A line chart of the loss"')
+    text = value[1:-1].strip()
+    if not text:
+        raise ValueError("the text is empty")
+    if len(text) > MAX_TEXT_OPTION:
+        raise ValueError(f"at most {MAX_TEXT_OPTION} characters")
+    return text
+
+
 _OPTION_PARSERS = {
     "timeout": _parse_timeout,
     "device": _parse_device,
@@ -136,7 +152,16 @@ _OPTION_PARSERS = {
     "hide": _parse_bool,
     "figtol": _parse_figtol,
     "nondeterministic": _parse_bool,
+    "alt": _parse_text,
+    "caption": _parse_text,
 }
+
+# key=value words; a value may be double-quoted and then hold spaces (alt="A loss curve").
+_OPTION_WORD = re.compile(r'[^\s=]+=(?:"[^"]*"?|\S*)|\S+')
+
+
+def split_options(info_rest: str) -> list[str]:
+    return _OPTION_WORD.findall(info_rest)
 
 
 def parse_options(words: list[str], line: int) -> tuple[CellOptions, list[AuthoringError]]:
@@ -210,7 +235,8 @@ def parse_answer(markdown: str) -> ParsedAnswer:
             if words[:1] == ["python"] and any("=" in w for w in words[1:]):
                 errors.append(AuthoringError(line_no, "cell options need `python run` (missing `run`)"))
             continue
-        options, option_errors = parse_options(words[2:], line_no)
+        after_run = fence.info.split(None, 2)[2] if len(words) > 2 else ""
+        options, option_errors = parse_options(split_options(after_run), line_no)
         errors.extend(option_errors)
         if not fence.body.strip():
             errors.append(AuthoringError(line_no, "runnable cell is empty"))

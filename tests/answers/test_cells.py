@@ -61,3 +61,35 @@ def test_tilde_fences_and_longer_backtick_fences_nest_correctly():
     source = "````markdown\n```python run\nnot a cell\n```\n````\n\n~~~python run\ny = 2\n~~~\n"
     parsed = parse_answer(source)
     assert [c.code for c in parsed.cells] == ["y = 2"]
+
+
+def test_alt_and_caption_are_quoted_texts_that_may_hold_spaces():
+    parsed = parse_answer(
+        '```python run alt="Two loss curves, train and test" caption="Loss by epoch" hide=true\nx\n```\n'
+    )
+    options = parsed.cells[0].options
+    assert parsed.errors == []
+    assert (options.alt, options.caption, options.hide) == (
+        "Two loss curves, train and test",
+        "Loss by epoch",
+        True,
+    )
+
+
+def test_alt_and_caption_must_be_quoted_closed_and_not_empty():
+    for option, complaint in (
+        ("alt=bare", "expected a quoted text"),
+        ('alt="never closed', "expected a quoted text"),
+        ('caption=""', "the text is empty"),
+        ('caption="' + "x" * 301 + '"', "at most 300 characters"),
+    ):
+        parsed = parse_answer(f"Intro\n\n```python run {option}\nx = 1\n```\n")
+        assert len(parsed.errors) == 1, option
+        assert parsed.errors[0].line == 3
+        assert complaint in parsed.errors[0].message, option
+
+
+def test_alt_and_caption_do_not_change_the_execution_key():
+    plain = parse_answer("```python run\nx = 1\n```\n")
+    described = parse_answer('```python run alt="A chart" caption="The chart"\nx = 1\n```\n')
+    assert plain.cells_key == described.cells_key
