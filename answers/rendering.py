@@ -120,7 +120,12 @@ def render_badge(provenance: dict | None, cell_count: int, run_status: str | Non
         return ""
     return render_to_string(
         "answers/provenance.html",
-        {"provenance": provenance, "cell_count": cell_count, "run_status": run_status},
+        {
+            "provenance": provenance,
+            "cell_count": cell_count,
+            "cell_numbers": range(1, cell_count + 1),
+            "run_status": run_status,
+        },
     )
 
 

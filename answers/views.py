@@ -33,7 +33,8 @@ def run_again(request: HttpRequest, slug: str) -> HttpResponse:
         reproduction = reproduction_start(answer=answer, client=client_key(request))
     except ReproduceRefused as refusal:
         messages.warning(request, str(refusal))
-        return redirect(answer.question.get_absolute_url() + "#run-again")
+        # Land on the message itself (top of the page), not on the button ~6,000 px below it.
+        return redirect(answer.question.get_absolute_url() + "#messages")
     return redirect("answers:reproduction", slug=slug, pk=reproduction.pk)
 
 

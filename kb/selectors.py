@@ -58,3 +58,36 @@ def search(*, query: str, page_number=1) -> SearchResults | None:
     return search_questions(
         question_list().defer(None).defer("search_vector"), query, page_number=page_number
     )
+
+
+QUESTION_SORTS = {"newest": ("-published_at", "-pk"), "title": ("title", "pk")}
+
+
+def question_index(*, sort: str = "newest", tag: Tag | None = None) -> QuerySet:
+    """The question index: newest first or by title, optionally only one tag's questions."""
+    questions = question_list().order_by(*QUESTION_SORTS.get(sort, QUESTION_SORTS["newest"]))
+    return questions.filter(tags=tag) if tag is not None else questions
+
+
+def tags_with_counts() -> QuerySet:
+    """Every tag that at least one published question carries, with how many do."""
+    published = Q(questions__status=Question.Status.PUBLISHED)
+    return (
+        Tag.objects.annotate(question_count=Count("questions", filter=published))
+        .filter(question_count__gt=0)
+        .order_by("name")
+    )
+
+
+def question_neighbours(*, question: Question) -> tuple[Question | None, Question | None]:
+    """The questions published just before and just after this one (previous/next links)."""
+    public = Question.objects.published().only("title", "slug")
+    if question.published_at is None:
+        return None, None
+    earlier = public.filter(
+        Q(published_at__lt=question.published_at) | Q(published_at=question.published_at, pk__lt=question.pk)
+    ).order_by("-published_at", "-pk")
+    later = public.filter(
+        Q(published_at__gt=question.published_at) | Q(published_at=question.published_at, pk__gt=question.pk)
+    ).order_by("published_at", "pk")
+    return earlier.first(), later.first()

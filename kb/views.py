@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.templatetags.static import static
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
@@ -20,6 +21,39 @@ def question_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@reader_cached(params=("page", "sort", "tag"))
+def question_index(request: HttpRequest) -> HttpResponse:
+    sort = request.GET.get("sort", "newest")
+    if sort not in selectors.QUESTION_SORTS:
+        sort = "newest"
+    tags = selectors.tags_with_counts()
+    tag = next((t for t in tags if t.slug == request.GET.get("tag")), None)
+    questions = selectors.question_index(sort=sort, tag=tag)
+    page = Paginator(questions, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "sort": sort, "tag": tag, "tags": tags}
+    return render(request, "kb/question_index.html", context)
+
+
+@require_safe
+@reader_cached
+def tag_index(request: HttpRequest) -> HttpResponse:
+    return render(request, "kb/tag_index.html", {"tags": selectors.tags_with_counts()})
+
+
+@require_safe
+def feed_about(request: HttpRequest) -> HttpResponse:
+    return render(request, "kb/feed_about.html")
+
+
+@require_safe
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Browsers ask for /favicon.ico whatever the page says: send them to the static file (not
+    # permanently: in production the static name carries a hash that changes with the file).
+    return HttpResponseRedirect(static("favicon.ico"))
+
+
+@require_safe
 @reader_cached
 def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
     question = selectors.question_get_published(slug=slug)
@@ -27,6 +61,7 @@ def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "question": question,
         "answer": getattr(question, "answer", None),
         "related": selectors.questions_related(question=question),
+        "neighbours": selectors.question_neighbours(question=question),
         "structured_data": question_structured_data(question=question),
     }
     return render(request, "kb/question_detail.html", context)
