@@ -1,0 +1,58 @@
+"""Lighthouse 12 (npm lighthouse@12.2.3, Debian's Chromium) gives 100 in all four categories to
+the home page and the flagship, with the mobile and the desktop presets. The four audits run in
+one test against one live server; the test prints how long each took."""
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.e2e.conftest import CHROMIUM_ARGS, ROOT
+
+pytestmark = pytest.mark.django_db
+
+LIGHTHOUSE = ROOT / "tests" / "e2e" / "node_modules" / ".bin" / "lighthouse"
+CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
+
+
+def _audit(url: str, preset: str, report) -> dict:
+    command = [
+        str(LIGHTHOUSE),
+        url,
+        "--output=json",
+        f"--output-path={report}",
+        "--quiet",
+        f"--only-categories={','.join(CATEGORIES)}",
+        f"--chrome-flags={' '.join(CHROMIUM_ARGS)}",
+    ]
+    if preset == "desktop":
+        command.append("--preset=desktop")
+    env = {**os.environ, "CHROME_PATH": "/usr/bin/chromium"}
+    subprocess.run(command, check=True, env=env, timeout=240, capture_output=True)
+    return json.loads(report.read_text())
+
+
+def test_home_and_flagship_score_100_on_mobile_and_desktop(seeded_all, artifacts_dir):
+    assert LIGHTHOUSE.exists(), "run `npm ci` in tests/e2e (bin/test does it)"
+    shortfalls, timings = [], []
+    for name, path in (("home", "/"), ("flagship", "/questions/deep-learning-vs-cnn/")):
+        for preset in ("mobile", "desktop"):
+            report = artifacts_dir / f"lighthouse-{name}-{preset}.json"
+            started = time.monotonic()
+            result = _audit(seeded_all + path, preset, report)
+            timings.append(f"{name}/{preset} {time.monotonic() - started:.1f} s")
+            for category in CATEGORIES:
+                score = round(result["categories"][category]["score"] * 100)
+                if score < 100:
+                    failing = [
+                        f"{audit['id']} ({audit['score']})"
+                        for ref in result["categories"][category]["auditRefs"]
+                        if ref["weight"] > 0
+                        and (audit := result["audits"][ref["id"]])["score"] is not None
+                        and audit["score"] < 1
+                    ]
+                    shortfalls.append(f"{name}/{preset} {category} {score}: {', '.join(failing)}")
+    print("Lighthouse timings:", "; ".join(timings))
+    assert shortfalls == [], "\n".join(shortfalls)
