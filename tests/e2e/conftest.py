@@ -51,7 +51,6 @@ def seeded_site(live_server, cpu_worker, tmp_path):
     """The seeded flagship article, imported and verified by a real worker as on a fresh site.
     (Only the flagship: every test starts from an empty database, and verifying all the
     seeded articles for each browser test would cost minutes.)"""
-    import shutil
 
     from answers.models import Answer
     from tests.support.workers import wait_for
@@ -66,37 +65,6 @@ def seeded_site(live_server, cpu_worker, tmp_path):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
-
-
-@pytest.fixture(scope="module")
-def seeded_all(django_db_setup, django_db_blocker, cpu_worker, tmp_path_factory):
-    """Every seeded article (content/*.md), imported and verified by a real worker, served by a
-    live server of the module's own: the tests of a module share it (verifying the five
-    articles costs about a minute, too much for each test). Its tests must not use the `db` or
-    `live_server` fixtures, whose flush would empty it; they carry `pytestmark =
-    pytest.mark.django_db` (each test in a transaction rolled back, the seed untouched), which
-    also tells pytest-django to create the test database. Flushed at the module's end."""
-    from pytest_django.live_server_helper import LiveServer
-
-    from answers.models import Answer
-    from runner.models import FINISHED
-    from tests.support.workers import wait_for
-
-    articles = tmp_path_factory.mktemp("articles")
-    for path in sorted((ROOT / "content").glob("*.md")):
-        shutil.copy(path, articles)
-    with django_db_blocker.unblock():
-        call_command("import_articles", str(articles))
-        # Every run finished (an article that timed out on a busy machine still has its page).
-        wait_for(lambda: not Answer.objects.exclude(run__status__in=FINISHED).exists(), timeout=600)
-        server = LiveServer("localhost")
-        server._live_server_modified_settings.enable()
-        try:
-            yield server.url
-        finally:
-            server._live_server_modified_settings.disable()
-            server.stop()
-            call_command("flush", interactive=False, verbosity=0)
 
 
 def seeded_slugs() -> list[str]:

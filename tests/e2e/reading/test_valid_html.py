@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.public_pages import fetch_sources
+from tests.e2e.reading.public_pages import fetch_sources
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.e2e.conftest import ROOT
-from tests.e2e.public_pages import public_pages
+from tests.e2e.reading.public_pages import public_pages
 
 pytestmark = pytest.mark.django_db
 
