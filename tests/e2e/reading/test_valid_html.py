@@ -27,7 +27,8 @@ def test_every_public_page_has_zero_vnu_errors(seeded_all, tmp_path):
     # A canary the checker must flag, so that a checker that ran nothing cannot pass.
     canary = tmp_path / "canary.html"
     canary.write_text(
-        '<!doctype html><html lang="en"><title>c</title><time datetime="2024-01-01T04:06:47.573689+00:00">x</time>'
+        '<!doctype html><html lang="en"><title>c</title>'
+        '<time datetime="2024-01-01T04:06:47.573689+00:00">x</time>'
     )
     files = sorted(str(path) for path in tmp_path.glob("*.html"))
     result = subprocess.run(
