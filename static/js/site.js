@@ -33,7 +33,7 @@
     var wrap = toolButton("Wrap", function (button) {
       var on = pre.classList.toggle("is-wrapped");
       button.setAttribute("aria-pressed", on ? "true" : "false");
-      markScrollable(pre);
+      markScrollable([pre]);
     });
     wrap.className = "wrap-button";
     wrap.setAttribute("aria-pressed", "false");
@@ -73,14 +73,17 @@
   }
 
   // Anything wider than its box scrolls sideways: show a cue and let the keyboard scroll it.
-  function markScrollable(box) {
-    var scrolls = box.scrollWidth > box.clientWidth + 1;
-    box.classList.toggle("is-scrollable", scrolls);
-    if (scrolls) {
-      box.setAttribute("tabindex", "0");
-    } else if (box.getAttribute("tabindex") === "0") {
-      box.removeAttribute("tabindex");
-    }
+  // All boxes are measured first, then marked, so the page is laid out once, not once per box.
+  function markScrollable(boxes) {
+    var scrolls = boxes.map(function (box) { return box.scrollWidth > box.clientWidth + 1; });
+    boxes.forEach(function (box, i) {
+      box.classList.toggle("is-scrollable", scrolls[i]);
+      if (scrolls[i]) {
+        box.setAttribute("tabindex", "0");
+      } else if (box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+      }
+    });
   }
   function wrapTables() {
     document.querySelectorAll(".prose table").forEach(function (table) {
@@ -94,7 +97,7 @@
     });
   }
   function markAllScrollable() {
-    document.querySelectorAll(".prose pre, .table-scroll").forEach(markScrollable);
+    markScrollable(Array.prototype.slice.call(document.querySelectorAll(".prose pre, .table-scroll")));
   }
 
   // Table of contents: open beside the article on a wide screen, a closed panel at the top
@@ -163,7 +166,11 @@
   document.querySelectorAll(".prose .output-block").forEach(addOutputTools);
   wrapTables();
   markAllScrollable();
-  window.addEventListener("resize", markAllScrollable);
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(markAllScrollable, 150);
+  });
   setUpToc();
   setUpThemeToggle();
 })();

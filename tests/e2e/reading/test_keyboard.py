@@ -22,9 +22,10 @@ _FOCUSABLES = """() => [...document.querySelectorAll(
 _FOCUS_STATE = """() => {
   const el = document.activeElement;
   if (!el || el === document.body) return null;
+  if (!el.dataset.kbKey) el.dataset.kbKey = 'extra' + document.querySelectorAll('[data-kb-key]').length;
   const s = getComputedStyle(el);
   const outlined = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
-  return [el.dataset.kbKey || el.tagName, outlined || s.boxShadow !== 'none'];
+  return [el.dataset.kbKey, outlined || s.boxShadow !== 'none'];
 }"""
 
 

@@ -81,6 +81,8 @@ def test_figures_open_full_size_and_have_alt_text_and_a_caption(phone, seeded_al
     phone.goto(seeded_all + FLAGSHIP)
     figure = phone.locator(".cell__figure").first
     image = figure.locator("img")
+    image.scroll_into_view_if_needed()  # loaded lazily
+    expect(image).to_be_visible()
     expect(image).to_have_attribute("alt", re.compile(r"Figure 1 drawn by cell \d+"))
     expect(figure.locator("figcaption")).to_contain_text("open full size")
     link = figure.locator("a.cell__figure-link")
@@ -122,7 +124,7 @@ def test_cells_have_permalinks_that_the_provenance_links_to(page, seeded_all):
     expect(page).to_have_url(re.compile(r"#cell-2$"))
     cell = page.locator("#cell-2")
     expect(cell).to_be_in_viewport()
-    expect(cell.get_by_role("link", name="Cell 2")).to_have_attribute("href", "#cell-2")
+    expect(cell.get_by_role("link", name="Cell 2", exact=True)).to_have_attribute("href", "#cell-2")
 
 
 def test_heading_links_and_syntax_colours_are_not_faint(page, seeded_all):
@@ -145,7 +147,7 @@ def test_question_index_sorts_and_filters_by_tag(page, seeded_all):
     page.get_by_role("button", name="Show").click()
     titles = page.locator(".question-card__title").all_inner_texts()
     assert titles == sorted(titles, key=str.casefold) and len(titles) == 5
-    page.get_by_label("Tag").select_option("pooling")
+    page.get_by_label("Tag", exact=True).select_option("pooling")
     page.get_by_role("button", name="Show").click()
     expect(page).to_have_url(re.compile(r"sort=title&tag=pooling"))
     cards = page.locator(".question-card")
