@@ -56,7 +56,7 @@
       tools.appendChild(copy);
       block.appendChild(tools);
     }
-    var lines = pre.textContent.split("\n").length;
+    var lines = pre.textContent.replace(/\n+$/, "").split("\n").length;
     if (lines > COLLAPSE_LINES) {
       if (!pre.id) pre.id = "output-" + Math.random().toString(36).slice(2, 9);
       pre.classList.add("is-collapsed");
