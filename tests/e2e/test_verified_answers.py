@@ -66,7 +66,7 @@ def test_staff_write_watch_progress_publish_and_a_reader_sees_the_badge(
     page.get_by_role("link", name="Preview the rendered answer").click()
     preview = page.frame_locator(".kb-preview-frame")
     expect(preview.locator(".cell__output").first).to_contain_text("448")
-    figure = preview.locator("img.cell__figure")
+    figure = preview.locator(".cell__figure img")
     figure.scroll_into_view_if_needed()  # lazily loaded, below the frame's fold
     expect(figure).to_be_visible()
     assert figure.evaluate("img => img.naturalWidth") > 0
@@ -81,7 +81,7 @@ def test_staff_write_watch_progress_publish_and_a_reader_sees_the_badge(
         re.compile(r"Verified .* torch 2\.13\.0.* 2 cells")
     )
     expect(reader.locator(".cell__output").first).to_contain_text("448")
-    expect(reader.locator("img.cell__figure")).to_be_visible()
+    expect(reader.locator(".cell__figure img")).to_be_visible()
     reader.screenshot(path=str(artifacts_dir / "verified-answer.png"), full_page=True)
 
     reader.get_by_role("button", name="Run again").click()

@@ -34,25 +34,37 @@ def _audit(url: str, preset: str, report) -> dict:
     return json.loads(report.read_text())
 
 
+def _shortfalls(result: dict) -> list[str]:
+    shortfalls = []
+    for category in CATEGORIES:
+        score = round(result["categories"][category]["score"] * 100)
+        if score < 100:
+            failing = [
+                f"{audit['id']} ({audit['score']})"
+                for ref in result["categories"][category]["auditRefs"]
+                if ref["weight"] > 0
+                and (audit := result["audits"][ref["id"]])["score"] is not None
+                and audit["score"] < 1
+            ]
+            shortfalls.append(f"{category} {score}: {', '.join(failing)}")
+    return shortfalls
+
+
 def test_home_and_flagship_score_100_on_mobile_and_desktop(seeded_all, artifacts_dir):
     assert LIGHTHOUSE.exists(), "run `npm ci` in tests/e2e (bin/test does it)"
-    shortfalls, timings = [], []
+    failures, timings = [], []
     for name, path in (("home", "/"), ("flagship", "/questions/deep-learning-vs-cnn/")):
         for preset in ("mobile", "desktop"):
             report = artifacts_dir / f"lighthouse-{name}-{preset}.json"
             started = time.monotonic()
-            result = _audit(seeded_all + path, preset, report)
+            shortfalls = _shortfalls(_audit(seeded_all + path, preset, report))
+            if shortfalls and all(line.startswith("performance") for line in shortfalls):
+                # Performance is timed on this machine, and a busy machine (other test runs)
+                # can cost a point; Lighthouse's docs advise repeating a run. One more try; a
+                # page that is slow for a reason of its own fails both.
+                print(f"Lighthouse {name}/{preset}, first try: {shortfalls}")
+                shortfalls = _shortfalls(_audit(seeded_all + path, preset, report))
             timings.append(f"{name}/{preset} {time.monotonic() - started:.1f} s")
-            for category in CATEGORIES:
-                score = round(result["categories"][category]["score"] * 100)
-                if score < 100:
-                    failing = [
-                        f"{audit['id']} ({audit['score']})"
-                        for ref in result["categories"][category]["auditRefs"]
-                        if ref["weight"] > 0
-                        and (audit := result["audits"][ref["id"]])["score"] is not None
-                        and audit["score"] < 1
-                    ]
-                    shortfalls.append(f"{name}/{preset} {category} {score}: {', '.join(failing)}")
+            failures += [f"{name}/{preset} {line}" for line in shortfalls]
     print("Lighthouse timings:", "; ".join(timings))
-    assert shortfalls == [], "\n".join(shortfalls)
+    assert failures == [], "\n".join(failures)
