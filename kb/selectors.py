@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from .models import Question, Tag
@@ -25,7 +25,23 @@ def question_get_published(*, slug: str) -> Question:
     page_only = _public().select_related("answer").defer(
         "search_document", "search_vector", "answer__body", "answer__rendered_html", "answer__toc_html"
     )
-    return get_object_or_404(page_only, slug=slug)
+    return get_object_or_404(page_only.annotate(**_neighbour_columns()), slug=slug)
+
+
+def _neighbour_columns() -> dict:
+    """previous_/next_ slug and title: the questions published just before and just after,
+    read as subqueries of the page's one query (previous/next links at no extra query)."""
+    public = Question.objects.published()
+    at, pk = OuterRef("published_at"), OuterRef("pk")
+    earlier = public.filter(Q(published_at__lt=at) | Q(published_at=at, pk__lt=pk))
+    later = public.filter(Q(published_at__gt=at) | Q(published_at=at, pk__gt=pk))
+    earlier, later = earlier.order_by("-published_at", "-pk"), later.order_by("published_at", "pk")
+    return {
+        "previous_slug": Subquery(earlier.values("slug")[:1]),
+        "previous_title": Subquery(earlier.values("title")[:1]),
+        "next_slug": Subquery(later.values("slug")[:1]),
+        "next_title": Subquery(later.values("title")[:1]),
+    }
 
 
 def questions_related(*, question: Question, limit: int = 4) -> list[Question]:
@@ -78,16 +94,3 @@ def tags_with_counts() -> QuerySet:
         .order_by("name")
     )
 
-
-def question_neighbours(*, question: Question) -> tuple[Question | None, Question | None]:
-    """The questions published just before and just after this one (previous/next links)."""
-    public = Question.objects.published().only("title", "slug")
-    if question.published_at is None:
-        return None, None
-    earlier = public.filter(
-        Q(published_at__lt=question.published_at) | Q(published_at=question.published_at, pk__lt=question.pk)
-    ).order_by("-published_at", "-pk")
-    later = public.filter(
-        Q(published_at__gt=question.published_at) | Q(published_at=question.published_at, pk__gt=question.pk)
-    ).order_by("published_at", "pk")
-    return earlier.first(), later.first()

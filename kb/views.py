@@ -61,7 +61,6 @@ def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "question": question,
         "answer": getattr(question, "answer", None),
         "related": selectors.questions_related(question=question),
-        "neighbours": selectors.question_neighbours(question=question),
         "structured_data": question_structured_data(question=question),
     }
     return render(request, "kb/question_detail.html", context)

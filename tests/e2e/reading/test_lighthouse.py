@@ -30,7 +30,14 @@ def _audit(url: str, preset: str, report) -> dict:
     if preset == "desktop":
         command.append("--preset=desktop")
     env = {**os.environ, "CHROME_PATH": "/usr/bin/chromium"}
-    subprocess.run(command, check=True, env=env, timeout=240, capture_output=True)
+    try:
+        subprocess.run(command, check=True, env=env, timeout=240, capture_output=True)
+    except subprocess.CalledProcessError as error:
+        # Lighthouse's own runtime errors on a busy machine (NO_NAVSTART, "run Lighthouse
+        # again"): one more try, as its message says.
+        if b"Please run Lighthouse again" not in error.stderr:
+            raise
+        subprocess.run(command, check=True, env=env, timeout=240, capture_output=True)
     return json.loads(report.read_text())
 
 
