@@ -7,10 +7,18 @@ an answer); the task's hard time limit is a backstop above that.
 import logging
 
 from celery import shared_task
-from celery.signals import worker_process_init, worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from django.db import close_old_connections
 
-from . import pool, services
+from config.observability import context as log_context
+
+from . import isolation, pool, services
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +36,14 @@ def execute_run(run_id: int) -> None:
     # The worker keeps its database connection between jobs (CELERY_DB_REUSE_MAX in
     # config/celery.py); drop it here if it is broken or older than CONN_MAX_AGE.
     close_old_connections()
+    token = log_context.run_id.set(str(run_id))  # every log line of this run carries its id
+    try:
+        _execute_run(run_id)
+    finally:
+        log_context.run_id.reset(token)
+
+
+def _execute_run(run_id: int) -> None:
     request = execute_run.request
     run = services.run_start(
         run_id=run_id,
@@ -46,6 +62,12 @@ def requeue_stale_runs() -> int:
 
 
 _heartbeat_stop = None
+
+
+@worker_init.connect
+def _refuse_unisolated_start(**kwargs):
+    # Before the pool starts: a worker that cannot isolate cells stops here in production.
+    isolation.worker_isolation_check()
 
 
 @worker_ready.connect
