@@ -20,7 +20,6 @@ LATENCY = Histogram(
     ["method", "view"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-RUN_DURATION_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 
 
 def observe_request(*, method: str, view: str, status: int, seconds: float) -> None:
@@ -42,7 +41,9 @@ class StackCollector:
         durations = snapshot["run_durations"]
         histogram = HistogramMetricFamily("kb_run_duration_seconds", "Duration of finished runs")
         histogram.add_metric(
-            [], buckets=[(str(b), c) for b, c in durations["buckets"]], sum_value=durations["sum"]
+            [],
+            buckets=[(b if b == "+Inf" else str(float(b)), c) for b, c in durations["buckets"]],
+            sum_value=durations["sum"],
         )
         yield histogram
         depth = GaugeMetricFamily("kb_queue_depth", "Jobs waiting in a broker queue", labels=["queue"])

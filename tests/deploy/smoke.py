@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import hashlib
 import html.parser
 import http.server
 import json
@@ -145,18 +146,15 @@ def build_images() -> None:
     wheels.mkdir(parents=True, exist_ok=True)
     # The host's pip (its index, its CA bundle, its torch CPU wheel) fills the wheelhouse;
     # the build then installs from it over loopback, checking every hash of requirements.lock.
-    sh(
-        str(ROOT / ".venv/bin/pip"),
-        "download",
-        "-q",
-        "--require-hashes",
-        "--no-deps",
-        "--only-binary=:all:",
-        "-r",
-        str(ROOT / "requirements.lock"),
-        "-d",
-        str(wheels),
-    )
+    lock = ROOT / "requirements.lock"
+    stamp = wheels / f".complete-{hashlib.sha256(lock.read_bytes()).hexdigest()[:16]}"
+    if not stamp.exists():
+        sh(
+            str(ROOT / ".venv/bin/pip"),
+            *("download", "-q", "--require-hashes", "--no-deps", "--only-binary=:all:"),
+            *("-r", str(lock), "-d", str(wheels)),
+        )
+        stamp.touch()
     log(f"wheelhouse ready ({time.monotonic() - t0:.0f} s)")
     t0 = time.monotonic()
     with wheelhouse_server(wheels) as url:
@@ -201,6 +199,8 @@ class Stack:
             "CPU_WORKER_CONCURRENCY": "2",
         }
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        # Compose prefers the caller's environment to --env-file: keep only the file's values.
+        self.environ = {k: v for k, v in os.environ.items() if k not in values}
         self.compose = [
             *compose_command(),
             "--project-name",
@@ -214,7 +214,7 @@ class Stack:
         ]
 
     def run(self, *args: str, check_rc: bool = True, timeout: float = 600) -> str:
-        return sh(*self.compose, *args, check_rc=check_rc, timeout=timeout, cwd=ROOT)
+        return sh(*self.compose, *args, check_rc=check_rc, timeout=timeout, cwd=ROOT, env=self.environ)
 
     def manage(self, *args: str, service: str = "web") -> str:
         return self.run("exec", "-T", service, "python", "manage.py", *args)
