@@ -9,10 +9,10 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
       --auth-host=scram-sha-256 -E UTF8 >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
-  if [ -n "${POSTGRES_DB:-}" ] && [ "$POSTGRES_DB" != "${POSTGRES_USER:-postgres}" ]; then
-    postgres --single -D "$PGDATA" postgres <<SQL >/dev/null
-CREATE DATABASE "$POSTGRES_DB" OWNER "${POSTGRES_USER:-postgres}";
-SQL
+  db="${POSTGRES_DB:-${POSTGRES_USER:-postgres}}"
+  if [ "$db" != postgres ]; then
+    echo "CREATE DATABASE \"$db\" OWNER \"${POSTGRES_USER:-postgres}\";" \
+      | postgres --single -D "$PGDATA" postgres >/dev/null
   fi
 fi
 exec "$@" -c listen_addresses='*'
