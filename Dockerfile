@@ -13,9 +13,11 @@ CMD ["gunicorn", "config.wsgi:application", "--config", "deploy/gunicorn.conf.py
 # two builds of one commit install the same files. torch==2.13.0+cpu comes from PyTorch's CPU
 # index; WHEELHOUSE_URL points pip at a folder of those same files instead (an offline build:
 # the deploy smoke test serves one on the build host's loopback), and nothing else changes.
+# The GPU image (docker-compose.yml, worker-gpu) uses requirements-gpu.lock and the CUDA index.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG LOCK_FILE=requirements.lock
 ARG WHEELHOUSE_URL=
-COPY requirements.lock /tmp/requirements.lock
+COPY ${LOCK_FILE} /tmp/requirements.lock
 RUN pip install --require-hashes --no-deps --only-binary=:all: \
         ${WHEELHOUSE_URL:+--no-index --find-links "$WHEELHOUSE_URL"} \
         --extra-index-url "${TORCH_INDEX_URL}" -r /tmp/requirements.lock \

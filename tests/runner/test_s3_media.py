@@ -3,6 +3,7 @@
 links it at a plain URL any web replica can serve."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -110,3 +111,25 @@ def test_a_run_figure_goes_to_the_bucket_and_the_page_links_it(s3_media):
     assert url.endswith(keys[0])
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (moto on loopback)
         assert response.status == 200 and response.read()[:4] == b"\x89PNG"
+
+
+def _default_storage_from_env(**env) -> subprocess.CompletedProcess:
+    code = "import json, django; django.setup(); from django.conf import settings; "
+    code += "print(json.dumps(settings.STORAGES['default']))"
+    environ = {**os.environ, "DJANGO_DEBUG": "1", **env}
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-c", code], cwd=root, env=environ, capture_output=True, text=True)
+
+
+def test_the_environment_chooses_the_media_storage():
+    default = _default_storage_from_env(MEDIA_STORAGE="filesystem")
+    assert json.loads(default.stdout)["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+    s3 = json.loads(
+        _default_storage_from_env(
+            MEDIA_STORAGE="s3", MEDIA_S3_BUCKET="kb-media", MEDIA_S3_ENDPOINT_URL="http://127.0.0.1:9000"
+        ).stdout
+    )
+    assert s3["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert s3["OPTIONS"]["bucket_name"] == "kb-media" and s3["OPTIONS"]["querystring_auth"] is False
+    wrong = _default_storage_from_env(MEDIA_STORAGE="ftp")
+    assert wrong.returncode != 0 and "MEDIA_STORAGE must be 'filesystem' or 's3'" in wrong.stderr
