@@ -23,6 +23,7 @@ from . import isolation, pool, services
 logger = logging.getLogger(__name__)
 
 RUN_TIME_LIMIT_S = 600 + 60
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -51,9 +52,13 @@ def _execute_run(run_id: int) -> None:
         instance=pool.WORKER_INSTANCE,
         redelivered=bool((request.delivery_info or {}).get("redelivered")),
     )
-    if run is not None:
-        second = pool.second_fork_server() if run.twice else None
-        services.run_execute(run=run, server=pool.fork_server(), second_server=second)
+    if run is None:
+        logger.info("run not started: finished already, or another live worker has it")
+        return
+    logger.info("run started (attempt %s)", run.attempts)
+    second = pool.second_fork_server() if run.twice else None
+    run = services.run_execute(run=run, server=pool.fork_server(), second_server=second)
+    logger.info("run finished: %s", run.status)
 
 
 @shared_task(name="runner.requeue_stale_runs", ignore_result=True, time_limit=60)
