@@ -386,19 +386,23 @@ def page(stack: Stack, path: str) -> tuple[int, str]:
     return status, body.decode("utf-8", "replace")
 
 
-def check_reader_pages(stack: Stack, slugs: list[str]) -> None:
-    figures = []
+def check_reader_pages(stack: Stack, slugs: list[str]) -> str:
+    """Returns the slug of a page with figures (for the restart check)."""
+    figures, with_figures = [], ""
     for slug in slugs:
         status, body = page(stack, f"/questions/{slug}/")
         verified = "<strong>Verified</strong>" in body and "without sandbox isolation" not in body
         check(f"page {slug}: 200, verified in the sandbox", status == 200 and verified, f"HTTP {status}")
-        figures += re.findall(r'<img[^>]+src="(/media/[^"]+)"', body)
+        found = re.findall(r'<img[^>]+src="(/media/[^"]+)"', body)
+        figures += found
+        with_figures = with_figures or (slug if found and verified else "")
     check("article pages link figures under /media/", bool(figures), f"{len(figures)} figures")
     for src in sorted(set(figures))[:5]:
         status, headers, body = http_get(stack.url(src))
         cache = headers.get("Cache-Control", "")
         ok = status == 200 and body.startswith(b"\x89PNG") and "max-age=31536000" in cache
         check(f"figure {src} served by nginx as PNG with a long cache", ok, f"HTTP {status}, {cache!r}")
+    return with_figures
 
 
 def check_provenance(stack: Stack, slug: str) -> None:
@@ -562,8 +566,8 @@ def check_worker_killed_mid_run(stack: Stack) -> None:
     )
 
 
-def check_survives_down_up(stack: Stack, before: dict[str, str]) -> None:
-    figures_before = re.findall(r'src="(/media/[^"]+)"', page(stack, f"/questions/{next(iter(before))}/")[1])
+def check_survives_down_up(stack: Stack, before: dict[str, str], slug: str) -> None:
+    figures_before = re.findall(r'src="(/media/[^"]+)"', page(stack, f"/questions/{slug}/")[1])
     stack.run("down", timeout=300)
     stack.run("up", "-d", "--no-build", timeout=600)
     wait_ready(stack)
@@ -573,12 +577,12 @@ def check_survives_down_up(stack: Stack, before: dict[str, str]) -> None:
         after == before,
         f"{sum(v == 'verified' for v in after.values())} verified",
     )
-    status, body = page(stack, f"/questions/{next(iter(before))}/")
+    status, body = page(stack, f"/questions/{slug}/")
     figures_after = re.findall(r'src="(/media/[^"]+)"', body)
     served = all(http_get(stack.url(src))[0] == 200 for src in figures_after)
     check(
         "after down + up: pages and figures still served",
-        status == 200 and served and figures_after == figures_before,
+        status == 200 and served and figures_before and figures_after == figures_before,
         f"{len(figures_after)} figures",
     )
 
@@ -629,7 +633,7 @@ def main() -> int:
             all(v == "verified" for v in statuses.values()),
             f"{statuses} in {time.monotonic() - t0:.0f} s",
         )
-        check_reader_pages(stack, sorted(statuses))
+        with_figures = check_reader_pages(stack, sorted(statuses))
         check_provenance(
             stack, next(slug for slug, status in sorted(statuses.items()) if status == "verified")
         )
@@ -638,7 +642,7 @@ def main() -> int:
         check_hostile_cell(stack)
         check_logs_are_json(stack)
         check_worker_killed_mid_run(stack)
-        check_survives_down_up(stack, answer_statuses(stack))
+        check_survives_down_up(stack, answer_statuses(stack), with_figures)
     except Exception as exc:  # a step that could not complete is a failed check, with its reason
         check("the smoke test ran to the end", False, f"{type(exc).__name__}: {exc}")
         with contextlib.suppress(Exception):
