@@ -23,7 +23,6 @@ from . import isolation, pool, services
 logger = logging.getLogger(__name__)
 
 RUN_TIME_LIMIT_S = 600 + 60
-logger = logging.getLogger(__name__)
 
 
 @shared_task(
