@@ -69,13 +69,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outside XFrameOptionsMiddleware, so it sees which pages may be framed (issue 8 item 8);
+    # first, so that the health probes' responses get the policies too.
+    "config.security_headers.SecurityHeadersMiddleware",
     # Issue 10: /healthz* and /metrics answer plain-HTTP probes inside the stack (no HTTPS
     # redirect, any Host header); then a request id and the request metrics for everything.
     "config.health.ProbeMiddleware",
     "config.observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Outside XFrameOptionsMiddleware, so it sees which pages may be framed (issue 8 item 8).
-    "config.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
