@@ -8,6 +8,7 @@ start-up instead of falling back to a development value.
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -68,9 +69,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    # Outside XFrameOptionsMiddleware, so it sees which pages may be framed (issue 8 item 8).
+    # Outside XFrameOptionsMiddleware, so it sees which pages may be framed (issue 8 item 8);
+    # first, so that the health probes' responses get the policies too.
     "config.security_headers.SecurityHeadersMiddleware",
+    # Issue 10: /healthz* and /metrics answer plain-HTTP probes inside the stack (no HTTPS
+    # redirect, any Host header); then a request id and the request metrics for everything.
+    "config.health.ProbeMiddleware",
+    "config.observability.middleware.RequestObservabilityMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -160,8 +166,33 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+# --- Media storage (issue 10) -------------------------------------------------------------
+# MEDIA_STORAGE=filesystem (default): MEDIA_ROOT, served by nginx under /media/ in the stack.
+# MEDIA_STORAGE=s3: an S3-compatible bucket (django-storages + boto3), so workers on other
+# machines write figures every web replica links to. Figures have content-hash names and
+# are public, so URLs are plain (no expiring signatures in the stored HTML) and never
+# overwritten.
+MEDIA_STORAGE = env("MEDIA_STORAGE", "filesystem")
+if MEDIA_STORAGE == "s3":
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("MEDIA_S3_BUCKET") or required("MEDIA_S3_BUCKET"),
+            "endpoint_url": env("MEDIA_S3_ENDPOINT_URL") or None,
+            "region_name": env("MEDIA_S3_REGION") or None,
+            "custom_domain": env("MEDIA_S3_CUSTOM_DOMAIN") or None,
+            "querystring_auth": False,
+            "file_overwrite": False,
+            "default_acl": None,
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+        },
+    }
+elif MEDIA_STORAGE == "filesystem":
+    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'filesystem' or 's3', not {MEDIA_STORAGE!r}")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -278,21 +309,29 @@ RUNNER_REQUEUE_STALE_AFTER_S = float(env("RUNNER_REQUEUE_STALE_AFTER_S", "120"))
 RUNNER_RUN_DEADLINE_S = float(env("RUNNER_RUN_DEADLINE_S", "900"))
 # --- end of runner liveness settings ------------------------------------------------------------
 
+# Daily jobs run at a fixed time of day (crontab), and beat keeps its state in a file on a
+# volume (docker-compose.yml), so a redeploy neither restarts the timers nor skips a day.
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-runs": {
         "task": "runner.requeue_stale_runs",
         "schedule": RUNNER_REQUEUE_INTERVAL_S,
         "options": {"queue": "cpu"},
     },
-    "reverify-published": {"task": "answers.reverify_published", "schedule": 24 * 3600.0},
+    "reverify-published": {"task": "answers.reverify_published", "schedule": crontab(minute=30, hour=3)},
     "reverify-on-environment-change": {"task": "answers.reverify_on_environment_change", "schedule": 300.0},
     "demo-requests-requeue-unsent-emails": {
         "task": "demo_requests.requeue_unsent_emails",
         "schedule": 60.0,
         "options": {"queue": DEMO_REQUEST_EMAIL_QUEUE},
     },
-    "demo-requests-purge-closed": {"task": "demo_requests.purge_closed", "schedule": 24 * 3600.0},
-    "consent-purge-old-records": {"task": "consent.purge_old_records", "schedule": 24 * 3600.0},
+    "demo-requests-purge-closed": {
+        "task": "demo_requests.purge_closed",
+        "schedule": crontab(minute=0, hour=4),
+    },
+    "consent-purge-old-records": {
+        "task": "consent.purge_old_records",
+        "schedule": crontab(minute=10, hour=4),
+    },
 }
 if CELERY_BROKER_URL != "filesystem://":
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -312,6 +351,8 @@ RUNNER_SANDBOX_DATA_DIRS = env_list("RUNNER_SANDBOX_DATA_DIRS")
 
 # Production hardening; `manage.py check --deploy` passes with DJANGO_DEBUG off.
 if not DEBUG:
+    # (Probes of /healthz* and /metrics inside the stack are answered before the HTTPS redirect
+    # and the host check: config.health.ProbeMiddleware.)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
@@ -344,9 +385,47 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# --- Logs, metrics, errors (issue 10) -----------------------------------------------------
+# JSON lines (time, level, logger, message, request_id, run_id) in production; plain text in
+# development unless LOG_FORMAT says otherwise.
+LOG_FORMAT = env("LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "config.observability.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "config.observability.logs.json_formatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(run_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": LOG_FORMAT},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+# Celery's worker and beat log through the same handler instead of installing their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# /metrics (Prometheus): reachable only inside the stack (nginx does not forward it); with
+# METRICS_TOKEN set, a scraper must also send "Authorization: Bearer <token>".
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+# Optional error reporting; nothing is sent unless SENTRY_DSN is set.
+SENTRY_DSN = env("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        environment=env("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+        traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
+        send_default_pii=False,
+    )
+
+# --- Cell isolation on workers (issue 10) ---------------------------------------------------
+# A worker that cannot isolate cells (namespaces, an unprivileged uid) refuses to start in
+# production (runner/isolation.py). Only development may run cells unisolated, and those
+# runs never show as sandboxed on the page.
+RUNNER_ALLOW_UNISOLATED = env_bool("RUNNER_ALLOW_UNISOLATED", DEBUG)
+if RUNNER_ALLOW_UNISOLATED and not DEBUG:
+    raise ImproperlyConfigured("RUNNER_ALLOW_UNISOLATED is for development only (DJANGO_DEBUG on)")

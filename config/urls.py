@@ -4,7 +4,8 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
 from answers.authoring import authoring_reference_view
-from config.health import healthz
+from config.health import liveness, readiness
+from config.observability.metrics import metrics_view
 from kb import views as kb_views
 from kb.page_cache import reader_cached
 from kb.sitemaps import QuestionSitemap, TagSitemap
@@ -16,7 +17,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("sitemap.xml", reader_cached(params=("p",))(sitemap), {"sitemaps": sitemaps}, name="sitemap"),
     path("robots.txt", kb_views.robots_txt, name="robots_txt"),
-    path("healthz", healthz, name="healthz"),
+    # Answered by config.health.ProbeMiddleware before routing; listed here for reverse().
+    path("healthz", liveness, name="healthz"),
+    path("healthz/ready", readiness, name="readiness"),
+    path("metrics", metrics_view, name="metrics"),
     path("demo/", include("demo_requests.urls")),
     path("consent/", include("consent.urls")),
     path("", include("answers.urls")),

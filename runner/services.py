@@ -17,6 +17,7 @@ from django.utils import timezone
 from .engine.fingerprint import environment_fingerprint, execution_key
 from .engine.specs import cells_from_json, queue_for
 from .figures import run_check_summary
+from .isolation import run_isolated
 from .models import (
     FINISHED,
     OK_CELL_STATUSES,
@@ -424,6 +425,7 @@ def run_provenance(*, run: Run) -> dict:
         "cells": run.cell_count,
         "duration_s": run.duration_s,
         "sandbox": run.sandbox,
+        "isolated": run_isolated(run.sandbox or {}),
         "detail": run.detail,
         **run_check_summary(run=run),  # issue 12: "reproduced 2/2", "figures: k of n approved"
     }

@@ -7,10 +7,18 @@ an answer); the task's hard time limit is a backstop above that.
 import logging
 
 from celery import shared_task
-from celery.signals import worker_process_init, worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from django.db import close_old_connections
 
-from . import pool, services
+from config.observability import context as log_context
+
+from . import isolation, pool, services
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +36,14 @@ def execute_run(run_id: int) -> None:
     # The worker keeps its database connection between jobs (CELERY_DB_REUSE_MAX in
     # config/celery.py); drop it here if it is broken or older than CONN_MAX_AGE.
     close_old_connections()
+    token = log_context.run_id.set(str(run_id))  # every log line of this run carries its id
+    try:
+        _execute_run(run_id)
+    finally:
+        log_context.run_id.reset(token)
+
+
+def _execute_run(run_id: int) -> None:
     request = execute_run.request
     run = services.run_start(
         run_id=run_id,
@@ -35,9 +51,13 @@ def execute_run(run_id: int) -> None:
         instance=pool.WORKER_INSTANCE,
         redelivered=bool((request.delivery_info or {}).get("redelivered")),
     )
-    if run is not None:
-        second = pool.second_fork_server() if run.twice else None
-        services.run_execute(run=run, server=pool.fork_server(), second_server=second)
+    if run is None:
+        logger.info("run not started: finished already, or another live worker has it")
+        return
+    logger.info("run started (attempt %s)", run.attempts)
+    second = pool.second_fork_server() if run.twice else None
+    run = services.run_execute(run=run, server=pool.fork_server(), second_server=second)
+    logger.info("run finished: %s", run.status)
 
 
 @shared_task(name="runner.requeue_stale_runs", ignore_result=True, time_limit=60)
@@ -46,6 +66,12 @@ def requeue_stale_runs() -> int:
 
 
 _heartbeat_stop = None
+
+
+@worker_init.connect
+def _refuse_unisolated_start(**kwargs):
+    # Before the pool starts: a worker that cannot isolate cells stops here in production.
+    isolation.worker_isolation_check()
 
 
 @worker_ready.connect

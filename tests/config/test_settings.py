@@ -49,8 +49,10 @@ def test_docker_compose_defines_the_services_from_the_design():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     assert set(services) >= {"postgres", "redis", "web", "worker-cpu", "worker-gpu", "beat"}
-    assert "-Q cpu" in " ".join(services["worker-cpu"]["command"])
-    assert "-Q gpu" in " ".join(services["worker-gpu"]["command"])
+    assert services["worker-cpu"]["command"][:2] == ["deploy/worker", "cpu"]
+    assert services["worker-gpu"]["command"][:2] == ["deploy/worker", "gpu"]
+    assert '-Q "$queue"' in (ROOT / "deploy" / "worker").read_text()
+    assert services["worker-gpu"]["profiles"] == ["gpu"], "up must work on a machine without a GPU"
     gpu = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["capabilities"] == ["gpu"]
     for name in ("web", "worker-cpu", "worker-gpu", "beat"):
@@ -64,7 +66,9 @@ def test_docker_compose_defines_the_services_from_the_design():
 def test_dockerfile_runs_as_an_unprivileged_user_with_pinned_requirements():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert dockerfile.startswith("# syntax=") or dockerfile.startswith("FROM python:3.11")
-    assert "-r requirements.txt" in dockerfile and "torch==2.13.0" in (ROOT / "requirements.txt").read_text()
+    assert "--require-hashes" in dockerfile and "-r /tmp/requirements.lock" in dockerfile
+    assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text()
+    assert "torch==2.13.0+cpu \\\n    --hash=sha256:" in (ROOT / "requirements.lock").read_text()
     assert "\nUSER " in dockerfile
     assert "collectstatic" in dockerfile
 

@@ -127,8 +127,8 @@ def test_privacy_contact_defaults_to_the_sites_from_address(client, settings):
     assert f'href="mailto:{settings.DEFAULT_FROM_EMAIL}"' in html and "company page" not in html
 
 
-def test_healthz_reports_database_broker_and_an_empty_worker_pool(client):
-    health = client.get("/healthz")
+def test_readiness_reports_database_broker_and_an_empty_worker_pool(client):
+    health = client.get("/healthz/ready")
     assert health.status_code == 200
     assert health.json() == {
         "status": "degraded",
@@ -136,9 +136,9 @@ def test_healthz_reports_database_broker_and_an_empty_worker_pool(client):
     }
 
 
-def test_healthz_is_503_when_the_broker_is_down(client, settings):
+def test_readiness_is_503_when_the_broker_is_down(client, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
-    health = client.get("/healthz")
+    health = client.get("/healthz/ready")
     assert health.status_code == 503 and health.json()["checks"]["broker"] is False
 
 
