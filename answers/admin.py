@@ -86,9 +86,12 @@ class AnswerInline(admin.StackedInline):
         if not obj or not obj.pk:
             return "Runs when you save."
         return format_html(
-            '<div class="kb-run-progress" data-status-url="{}"><p class="kb-run-progress__label">{}</p>'
+            '<div class="kb-run-progress" data-status-url="{}" data-cell-url="{}">'
+            '<p class="kb-run-progress__label">{}</p>'
             '<progress max="1" value="0"></progress><ol class="kb-run-progress__cells"></ol></div>',
             reverse("admin:kb_question_run_status", args=[obj.question_id]),
+            # Each cell's line links to that cell (its #cell-N permalink) in the current revision's preview.
+            reverse("admin:kb_question_preview_frame", args=[obj.question_id]),
             verification_label(obj),
         )
 

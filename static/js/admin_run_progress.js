@@ -15,7 +15,11 @@
       (run.cells || []).forEach(function (cell) {
         var item = document.createElement("li");
         item.className = "kb-cell--" + (cell.status || "waiting");
-        item.textContent = "Cell " + (cell.index + 1) + " (line " + cell.line + "): " + cell.status_label;
+        var number = cell.index + 1;
+        var link = document.createElement("a");
+        link.href = box.getAttribute("data-cell-url") + "#cell-" + number;
+        link.textContent = "Cell " + number;
+        item.append(link, " (line " + cell.line + "): " + cell.status_label);
         var text = cell.error || cell.output;
         if (text) {
           var pre = document.createElement("pre");

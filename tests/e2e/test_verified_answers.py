@@ -62,6 +62,13 @@ def test_staff_write_watch_progress_publish_and_a_reader_sees_the_badge(
     )
     expect(progress.locator("li").first).to_contain_text("Cell 1 (line 3): Passed")
     expect(progress.locator("li").first).to_contain_text("448")
+    # Each cell's line links to that cell's permalink in the preview of the current revision.
+    second = progress.locator("li").nth(1).get_by_role("link", name="Cell 2")
+    assert second.get_attribute("href").endswith("/preview/frame/#cell-2")
+    second.click()
+    expect(page.locator("#cell-2")).to_be_in_viewport()
+    expect(page.locator("#cell-2 .cell__figure img")).to_be_visible()
+    page.go_back()
 
     page.get_by_role("link", name="Preview the rendered answer").click()
     preview = page.frame_locator(".kb-preview-frame")
