@@ -202,15 +202,18 @@ def build_fresh_root(
         elif os.path.isdir(path):
             _bind(path, root + path, flags=MS_NOSUID)
             bound.append(path)
+    _synthetic_etc(root, uid)
+    _devices(root, has_cuda=has_cuda)
+    _private_scratch(root, tmp_bytes=tmp_bytes, tmp_inodes=tmp_inodes, uid=uid)
+    # After /tmp: a checkout under /tmp (CI clones there) has its venv under /tmp, and the
+    # private /tmp mounted after it would hide it (figures then failed: matplotlib's fonts were
+    # gone). Bound now, its mount points sit in the private /tmp, root-owned and read-only.
     for tree in trees:
         if not any(_within(tree, done) for done in bound):
             _bind(tree, root + tree, flags=MS_NOSUID | MS_NODEV)
             bound.append(tree)
     for path in paths:
         _mirror(root, path)
-    _synthetic_etc(root, uid)
-    _devices(root, has_cuda=has_cuda)
-    _private_scratch(root, tmp_bytes=tmp_bytes, tmp_inodes=tmp_inodes, uid=uid)
     # After /tmp: a data directory may live under it (read-only even there).
     for path in data_dirs:  # the operator's choice (RUNNER_SANDBOX_DATA_DIRS): read-only
         if os.path.isdir(path):
