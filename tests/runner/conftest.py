@@ -80,3 +80,19 @@ def fresh_server(server):
     yield server
     assert server.pid == pid, "the fork server was replaced: it died during the test"
     assert_healthy(server)
+
+
+def expected_tmp_entries() -> list[str]:
+    """What a cell's private /tmp holds: its work dir, plus the first directory of any
+    interpreter or venv tree that lives under /tmp (a CI checkout), kept visible read-only."""
+    import os
+    import sys
+    from pathlib import Path
+
+    names = {"work"}
+    for path in (sys.base_prefix, sys.prefix):
+        for spelling in (path, os.path.realpath(path)):
+            parts = Path(spelling).parts
+            if len(parts) > 2 and parts[1] == "tmp":
+                names.add(parts[2])
+    return sorted(names)

@@ -12,7 +12,7 @@ import pytest
 
 from runner.engine.forkserver import ForkServer
 from runner.engine.protocol import CellStatus
-from tests.runner.conftest import TEST_LIMITS, run
+from tests.runner.conftest import TEST_LIMITS, expected_tmp_entries, run
 
 # Installs a filter refusing the named system calls, then becomes the real interpreter.
 REFUSING_PYTHON = """#!{python}
@@ -46,7 +46,8 @@ def refusing_server(tmp_path):
 
 def test_without_pivot_root_the_run_keeps_a_private_tmp_and_says_so(refusing_server):
     server = refusing_server("pivot_root")
-    results, info = run(server, ("import os\nprint(os.listdir('/tmp'))\n1 + 1", "['work']\n2"))
+    cell = ("import os\nprint(sorted(os.listdir('/tmp')))\n1 + 1", f"{expected_tmp_entries()}\n2")
+    results, info = run(server, cell)
     assert results[0].status == CellStatus.PASSED, results[0].error
     layers = info.sandbox["layers"]
     assert layers["fresh root"] is False and layers["private /tmp"] is True
