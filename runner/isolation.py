@@ -17,8 +17,9 @@ logger = logging.getLogger(__name__)
 
 HOW_TO_FIX = (
     "Run the worker as root inside its container with the capabilities SYS_ADMIN, SETUID, SETGID, "
-    "KILL, CHOWN and DAC_OVERRIDE and AppArmor unconfined (docker-compose.yml, x-sandbox; "
-    "docs/deploy.md), or as root on a machine whose kernel allows namespaces."
+    "KILL, CHOWN and DAC_OVERRIDE, AppArmor unconfined and the seccomp profile "
+    "deploy/seccomp-worker.json (docker-compose.yml, x-sandbox; docs/deploy.md), or as root on a "
+    "machine whose kernel allows namespaces, pivot_root and seccomp (libseccomp2 installed)."
 )
 
 
@@ -28,7 +29,7 @@ class IsolationUnavailable(SystemExit):
 
 def worker_isolation_check() -> dict:
     """Probe the sandbox; refuse to start (IsolationUnavailable) when it cannot isolate cells."""
-    facts = probe_isolation()
+    facts = probe_isolation(uid=settings.RUNNER_SANDBOX_UID_BASE)
     missing = isolation_missing(facts)
     if not missing:
         logger.info("cell isolation available: %s", facts)

@@ -181,7 +181,7 @@ class ForkServer:
 
     @property
     def isolation(self) -> dict:
-        """What sandbox.probe_isolation() found when this server started: {"layers", "errors"}."""
+        """What isolation.probe_isolation() found when this server started: {"layers", "errors"}."""
         return self.hello.get("isolation", {})
 
     @property
@@ -333,7 +333,7 @@ def serve() -> None:
     os.dup2(2, 1)  # anything printed by accident goes to stderr, never into the protocol
     proto_in = 0
     _preload()
-    from runner.engine import sandbox, supervisor
+    from runner.engine import isolation, sandbox, supervisor
     from runner.engine.fingerprint import environment_fingerprint
 
     sandbox.prctl(sandbox.PR_SET_CHILD_SUBREAPER, 1)
@@ -349,7 +349,7 @@ def serve() -> None:
             "pid": os.getpid(),
             "has_cuda": fingerprint["device"] == "cuda",
             "fingerprint": fingerprint,
-            "isolation": sandbox.probe_isolation(),
+            "isolation": isolation.probe_isolation(),
         }
     )
     standby = None

@@ -1,6 +1,7 @@
 """Production settings refuse to start without secrets and pass `check --deploy`."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,26 @@ def test_dockerfile_runs_as_an_unprivileged_user_with_pinned_requirements():
     assert "torch==2.13.0+cpu \\\n    --hash=sha256:" in (ROOT / "requirements.lock").read_text()
     assert "\nUSER " in dockerfile
     assert "collectstatic" in dockerfile
+
+
+def _pins(lock: str) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", (ROOT / lock).read_text(), re.M))
+
+
+def test_the_gpu_lock_is_the_runtime_lock_with_the_cuda_build_of_torch():
+    """The GPU worker image installs requirements-gpu.lock (docker-compose.yml, worker-gpu): the
+    same packages at the same versions as the CPU image, except torch, which is PyPI's CUDA
+    build with NVIDIA's libraries. A runtime lock changed without `bin/lock --gpu` fails here."""
+    runtime, gpu = _pins("requirements.lock"), _pins("requirements-gpu.lock")
+    assert runtime.pop("torch") == "2.13.0+cpu" and gpu.pop("torch") == "2.13.0"
+    drifted = {name: (pin, gpu.get(name)) for name, pin in runtime.items() if gpu.get(name) != pin}
+    assert not drifted, f"re-run bin/lock --gpu: {drifted}"
+    assert any(name.startswith("nvidia-cuda-runtime") for name in gpu), sorted(gpu)
+    assert "--hash=sha256:" in (ROOT / "requirements-gpu.lock").read_text()
+    compose = (ROOT / "docker-compose.yml").read_text()
+    gpu_service = compose[compose.index("  worker-gpu:") : compose.index("  beat:")]
+    assert "LOCK_FILE: requirements-gpu.lock" in gpu_service
+    assert "TORCH_INDEX_URL: https://pypi.org/simple" in gpu_service
 
 
 def test_the_dockerfile_collectstatic_step_writes_the_manifest_production_needs(tmp_path):

@@ -420,6 +420,11 @@ def check_provenance(stack: Stack, slug: str) -> None:
     _, body = page(stack, f"/questions/{slug}/")
     wanted = ["pid namespace on", "net namespace on", "mount namespace on"]
     check("provenance shows the namespaces granted in the container", all(w in body for w in wanted))
+    # The worker's seccomp profile (deploy/seccomp-worker.json) lets the cell pivot into its
+    # fresh root, which Docker's default profile refuses; the cell then installs its own filter.
+    layers = ["fresh root on", "private /tmp on", "private /proc on", "seccomp on", "unprivileged user on"]
+    missing = [layer for layer in layers if layer not in body]
+    check("provenance shows a fresh root and seccomp inside the container", not missing, f"missing {missing}")
 
 
 def check_health_and_metrics(stack: Stack) -> None:

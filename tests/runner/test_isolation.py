@@ -11,7 +11,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from runner.engine.isolation import isolation_missing, probe_isolation
+from runner.engine.isolation import REQUIRED_LAYERS, isolation_missing, probe_isolation
 from runner.isolation import run_isolated
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +84,26 @@ def test_run_isolation_from_its_sandbox_facts():
     assert not run_isolated(UNISOLATED)
     assert not run_isolated(AS_ROOT)
     assert not run_isolated({})
+
+
+ALL_LAYERS = {layer: True for layer in REQUIRED_LAYERS}
+
+
+def test_a_run_without_its_fresh_root_or_seccomp_is_not_called_isolated():
+    # A run's facts as the cell runner reports them (runner.engine.child.layers_of).
+    assert run_isolated({**ISOLATED, "layers": ALL_LAYERS})
+    for layer in ("fresh root", "seccomp", "private /tmp", "unprivileged user"):
+        facts = {**ISOLATED, "layers": {**ALL_LAYERS, layer: False}}
+        assert not run_isolated(facts), layer
+        assert isolation_missing(facts) == [layer]
+
+
+def test_the_probe_says_why_a_layer_is_off():
+    report = {
+        "layers": {**ALL_LAYERS, "fresh root": False},
+        "errors": {"fresh root": "pivot_root: Operation not permitted"},
+    }
+    assert isolation_missing(report) == ["fresh root (pivot_root: Operation not permitted)"]
 
 
 def _badge(sandbox: dict) -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.engine import sandbox
 from runner.engine.forkserver import ForkServer
+from runner.engine.isolation import probe_isolation
 from runner.engine.protocol import CellStatus
 from tests.runner.conftest import TEST_LIMITS, expected_tmp_entries, run
 
@@ -240,7 +240,7 @@ def test_the_provenance_names_the_layers_granted(fresh_server):
 
 
 def test_probe_isolation_reports_each_layer():
-    found = sandbox.probe_isolation()
+    found = probe_isolation()
     assert found["layers"]["fresh root"] is True and found["layers"]["seccomp"] is True, found
     assert found["layers"]["mount namespace"] is True
     assert found["layers"]["unprivileged user"] is True
