@@ -427,6 +427,39 @@ def check_provenance(stack: Stack, slug: str) -> None:
     check("provenance shows a fresh root and seccomp inside the container", not missing, f"missing {missing}")
 
 
+def check_worker_refuses_without_the_seccomp_profile() -> None:
+    """The worker's grants minus deploy/seccomp-worker.json (Docker's default profile denies
+    pivot_root): a production worker must refuse to start, and say why, before it takes a job."""
+    grants = [
+        *("--user", "0", "--cap-drop", "ALL"),
+        *(f"--cap-add={cap}" for cap in ("SYS_ADMIN", "SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE")),
+        *("--security-opt", "apparmor=unconfined", "--network", "none"),
+    ]
+    production = {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+        "DJANGO_ALLOWED_HOSTS": "kb.invalid",
+        "SITE_URL": "https://kb.invalid",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none",  # never reached: the check comes first
+        "CELERY_BROKER_URL": "redis://127.0.0.1:9/0",
+    }
+    env = [arg for key, value in production.items() for arg in ("-e", f"{key}={value}")]
+    done = subprocess.run(
+        ["docker", "run", "--rm", *grants, *env, IMAGE, "deploy/worker", "cpu", "1"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    said = done.stdout + done.stderr
+    refused = "Refusing to start: this worker cannot isolate cells" in said and "pivot_root" in said
+    reason = re.search(r"missing: [^)]*\)", said)
+    check(
+        "with Docker's default seccomp profile a production worker refuses to start, saying why",
+        done.returncode != 0 and refused,
+        reason.group(0) if reason else f"rc {done.returncode}: {said[-300:]}",
+    )
+
+
 def check_health_and_metrics(stack: Stack) -> None:
     status, _, body = http_get(stack.url("/healthz/ready"))
     ready = json.loads(body or b"{}")
@@ -687,6 +720,7 @@ def main() -> int:
         check_provenance(
             stack, next(slug for slug, status in sorted(statuses.items()) if status == "verified")
         )
+        check_worker_refuses_without_the_seccomp_profile()
         check_health_and_metrics(stack)
         check_demo_request(stack)
         check_hostile_cell(stack)
