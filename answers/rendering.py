@@ -92,9 +92,9 @@ def sanitize(fragment: str) -> str:
     )
 
 
-# Tokens that static/css/pygments.css draws in the code's own colour: a span around each (a
-# `<span class="p">(</span>` per bracket) changes nothing on screen but made up a third of
-# the flagship's HTML (17 KB of 56 KB), which cost a point of Lighthouse's mobile performance
+# Tokens that the syntax colours (static/css/site.css) draw in the code's own colour: a span
+# around each (a `<span class="p">(</span>` per bracket) changes nothing on screen but made up
+# a third of the flagship's HTML (17 KB of 56 KB), which cost a point of Lighthouse's mobile performance
 # score through first paint on a slow connection (issue 11). They are written as plain text.
 _PLAIN_TOKENS = frozenset(
     {
