@@ -139,9 +139,33 @@ def render_cell(cell: Cell, result: dict | None = None, run_status: str | None =
             "code_html": highlight_python(cell.code),
             "state": state,
             "result": result,
+            "figures": cell_figures(cell, result),
             "raised_as_expected": _raised_as_expected(cell, result),
         },
     )
+
+
+def cell_figures(cell: Cell, result: dict | None) -> list[dict]:
+    """Each figure of the cell's result with its alt text and caption (issue 11).
+
+    The author's `alt=` and `caption=` win; otherwise both name the cell and the figure's own
+    title ("Figure 1 drawn by cell 3: Training loss"), or only the cell when the figure has no
+    title (or came from a run stored before titles were). Plain text: the template escapes it.
+    """
+    figures = []
+    number = cell.index + 1
+    for position, figure in enumerate((result or {}).get("figures", []), start=1):
+        title = figure.get("title") or ""
+        suffix = f": {title}" if title else ""
+        figures.append(
+            {
+                "url": figure["url"],
+                "number": position,
+                "alt": cell.options.alt or f"Figure {position} drawn by cell {number}{suffix}",
+                "caption": cell.options.caption or f"Figure {position} of cell {number}{suffix}",
+            }
+        )
+    return figures
 
 
 def _raised_as_expected(cell: Cell, result: dict | None) -> bool:
