@@ -364,9 +364,9 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # --- Content-Security-Policy and Permissions-Policy (issue 8 item 8, config/security_headers.py) ---
-# No 'unsafe-inline': every style and every script but one comes from a static file. img-src allows data:
-# URIs (inline SVG icons); media (figures) is same-origin here, MEDIA_ORIGIN adds another
-# origin when figures are served from object storage.
+# No 'unsafe-inline': every style and every script but one comes from a static file. img-src
+# allows data: URIs (inline SVG icons); media (figures) is same-origin here, MEDIA_ORIGIN adds
+# another origin when figures are served from object storage.
 _MEDIA_ORIGIN = env("MEDIA_ORIGIN", "")
 # One inline script is allowed by its hash, not by 'unsafe-inline': the theme choice, which
 # must run before the first paint (config/inline_script.py). A CONTENT_SECURITY_POLICY set in
