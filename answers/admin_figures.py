@@ -50,7 +50,7 @@ def figure_review_cells(*, question: Question) -> list[dict]:
                 {
                     "position": position,
                     "number": position + 1,
-                    "new": result["figures"][position] if position < len(result["figures"]) else None,
+                    "new": result["figures"][position]["url"] if position < len(result["figures"]) else None,
                     "approved": approval.image.url if approval else None,
                     "approval": approval,
                     "diff": _url(check.get("diff_path")),

@@ -11,6 +11,8 @@ from pathlib import Path
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from config.inline_script import THEME_SCRIPT_CSP
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -362,13 +364,16 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # --- Content-Security-Policy and Permissions-Policy (issue 8 item 8, config/security_headers.py) ---
-# No 'unsafe-inline': every script and style comes from a static file. img-src allows data:
-# URIs (inline SVG icons); media (figures) is same-origin here, MEDIA_ORIGIN adds another
-# origin when figures are served from object storage.
+# No 'unsafe-inline': every style and every script but one comes from a static file. img-src
+# allows data: URIs (inline SVG icons); media (figures) is same-origin here, MEDIA_ORIGIN adds
+# another origin when figures are served from object storage.
 _MEDIA_ORIGIN = env("MEDIA_ORIGIN", "")
+# One inline script is allowed by its hash, not by 'unsafe-inline': the theme choice, which
+# must run before the first paint (config/inline_script.py). A CONTENT_SECURITY_POLICY set in
+# the environment must keep that hash in script-src, or the reader's theme choice is ignored.
 CONTENT_SECURITY_POLICY = env(
     "CONTENT_SECURITY_POLICY",
-    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    f"default-src 'self'; script-src 'self' {THEME_SCRIPT_CSP}; style-src 'self'; "
     f"img-src 'self' data:{' ' + _MEDIA_ORIGIN if _MEDIA_ORIGIN else ''}; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "frame-ancestors 'none'; form-action 'self'",

@@ -133,6 +133,11 @@ class RunFigure(models.Model):
     position = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     image = models.FileField(upload_to=figure_path, max_length=200)
+    # The figure's own title as the cell drew it (suptitle, panel titles), for its default alt
+    # text and caption (issue 11); "" when it has none, and for runs stored before titles were.
+    # A default in the database too: a worker of the previous release, still running while the
+    # migration applies, inserts figures without this column (docs/deploy.md, Upgrading).
+    title = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["cell", "position"]

@@ -279,9 +279,9 @@ def _storable(text: str | None) -> str | None:
     return text.replace("\x00", "\ufffd") if text else text
 
 
-def _store_figure(cell: RunCell, position: int, png: bytes) -> None:
+def _store_figure(cell: RunCell, position: int, png: bytes, title: str = "") -> None:
     digest = RunFigure.digest(png)
-    figure = RunFigure(cell=cell, position=position, sha256=digest)
+    figure = RunFigure(cell=cell, position=position, sha256=digest, title=_storable(title) or "")
     path = figure_storage_path(digest)  # content-hash names: the same image is stored once
     if not default_storage.exists(path):
         default_storage.save(path, ContentFile(png))
@@ -310,8 +310,9 @@ def run_record_cell(*, run: Run, result, checks: dict | None = None) -> RunCell:
         else:
             cell, _ = RunCell.objects.update_or_create(run=run, index=result.index, defaults=fields)
             cell.figures.all().delete()
+        titles = result.figure_titles
         for position, png in enumerate(result.figures):
-            _store_figure(cell, position, png)
+            _store_figure(cell, position, png, titles[position] if position < len(titles) else "")
         Run.objects.filter(pk=run.pk).update(cells_done=result.index + 1)
     cell_finished.send(sender=Run, run=run, cell=cell)
     return cell
@@ -399,7 +400,7 @@ def run_results(*, run: Run) -> dict[int, dict]:
             "stderr": cell.stderr,
             "error": cell.error,
             "duration_s": cell.duration_s,
-            "figures": [figure.image.url for figure in cell.figures.all()],
+            "figures": [{"url": figure.image.url, "title": figure.title} for figure in cell.figures.all()],
             "checks": cell.checks or {},
         }
         for cell in cells

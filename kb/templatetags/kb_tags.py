@@ -17,6 +17,15 @@ def jsonld(value) -> str:
     return format_html('<script type="application/ld+json">{}</script>', mark_safe(payload))  # noqa: S308
 
 
+@register.simple_tag
+def theme_script() -> str:
+    """static/js/theme.js inline, allowed by its hash in the CSP (config/inline_script.py)."""
+    from config.inline_script import THEME_SCRIPT
+
+    # Safe: our own static file's code (no "</script>" in it), not data from anyone.
+    return format_html("<script>{}</script>", mark_safe(THEME_SCRIPT))  # noqa: S308
+
+
 @register.simple_tag(takes_context=True)
 def absolute_url(context, path: str = "") -> str:
     from django.conf import settings

@@ -23,7 +23,7 @@ import traceback
 import warnings
 
 from runner.engine.figure_cap import FigureCap
-from runner.engine.protocol import write_frame
+from runner.engine.protocol import FIGURE_TITLE_CHARS, write_frame
 
 _OUT_OF_MEMORY_HINTS = ("can't allocate memory", "DefaultCPUAllocator: not enough memory")
 
@@ -145,12 +145,39 @@ def execute(code: str, filename: str, namespace: dict) -> object:
     return None
 
 
-def capture_figures(limits, taken_so_far: int) -> tuple[list[bytes], str | None]:
-    """PNGs of the figures left open (then closed), and why some were refused, if any."""
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def figure_title(figure) -> str:
+    """What the figure's own titles say, for its default alt text and caption (issue 11).
+
+    The suptitle, then each visible panel's title (left, centre and right joined), distinct
+    panels separated by "; ": "Loss; Accuracy", or "Training (Loss; Accuracy)" with a
+    suptitle. "" when the figure has no title.
+    """
+    heading = _one_line(figure.get_suptitle())
+    panels: list[str] = []
+    for axes in figure.get_axes():
+        if not axes.get_visible():
+            continue
+        title = " ".join(t for loc in ("left", "center", "right") if (t := _one_line(axes.get_title(loc))))
+        if title and title not in panels:
+            panels.append(title)
+    joined = "; ".join(panels)
+    text = f"{heading} ({joined})" if heading and joined else heading or joined
+    if len(text) > FIGURE_TITLE_CHARS:
+        text = text[: FIGURE_TITLE_CHARS - 1].rstrip() + "…"
+    return text
+
+
+def capture_figures(limits, taken_so_far: int) -> tuple[list[bytes], list[str], str | None]:
+    """PNGs of the figures left open (then closed), their titles, and why some were refused."""
     import matplotlib.pyplot as plt
 
     numbers = plt.get_fignums()
     pngs: list[bytes] = []
+    titles: list[str] = []
     refused = None
     if len(numbers) > limits.figures_per_cell:
         refused = f"{len(numbers)} figures left open (at most {limits.figures_per_cell} per cell)"
@@ -167,8 +194,12 @@ def capture_figures(limits, taken_so_far: int) -> tuple[list[bytes], str | None]
             refused = f"a figure of {buffer.tell()} bytes (at most {limits.figure_bytes})"
             continue
         pngs.append(buffer.getvalue())
+        try:
+            titles.append(figure_title(figure))
+        except Exception:  # noqa: BLE001 - a title is a nicety: the figure is shown without one
+            titles.append("")
     plt.close("all")
-    return pngs, refused
+    return pngs, titles, refused
 
 
 def _truncated_repr(value: object, limit: int) -> str:
@@ -227,11 +258,12 @@ def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cud
                 stream.flush()
         if "memory_error" not in report:
             try:
-                pngs, refused = capture_figures(limits, figures_taken)
+                pngs, titles, refused = capture_figures(limits, figures_taken)
             except Exception as exc:  # noqa: BLE001 - a broken figure is reported, not fatal
-                pngs, refused = [], f"figures could not be saved: {exc!r}"
+                pngs, titles, refused = [], [], f"figures could not be saved: {exc!r}"
             figures_taken += len(pngs)
             report["figures"] = [base64.b64encode(png).decode() for png in pngs]
+            report["figure_titles"] = titles
             refused = figure_cap.take_refusal() or refused
             if refused:
                 report["figure_limit"] = refused

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 MAX_FRAME_BYTES = 256 * 1024 * 1024
+# A figure's title longer than this is cut (with "…"): it becomes part of the figure's alt text.
+FIGURE_TITLE_CHARS = 300
 _HEADER = struct.Struct("!I")
 
 
@@ -79,6 +81,8 @@ class CellResult:
     stderr: str = ""
     error: str | None = None  # traceback, or why the runner stopped the cell
     figures: list[bytes] = field(default_factory=list)  # PNG images
+    # Each figure's own title (suptitle and panel titles), "" for none; same length as figures.
+    figure_titles: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     peak_memory_bytes: int | None = None
 

@@ -20,7 +20,7 @@ import time
 from runner.engine import watch
 from runner.engine.child import cpu_share
 from runner.engine.compare import matches
-from runner.engine.protocol import CellResult, CellStatus, Limits, RunInfo
+from runner.engine.protocol import FIGURE_TITLE_CHARS, CellResult, CellStatus, Limits, RunInfo
 from runner.engine.standby import SETUP_KEYS, Standby, setup_of
 from runner.engine.watch import MAX_ANSWER_TIMEOUT_S, answer_timeout, read_rss, sweep_orphans
 
@@ -35,6 +35,16 @@ __all__ = [
     "setup_of",
     "sweep_orphans",
 ]
+
+
+def _figure_titles(titles, count: int) -> list[str]:
+    """One title per figure from the child's report, which is untrusted: anything but a string
+    becomes "", and a string is cut to the length a title may have."""
+    titles = titles if isinstance(titles, list) else []
+    return [
+        title[:FIGURE_TITLE_CHARS] if isinstance(title, str) else ""
+        for title in (titles + [""] * count)[:count]
+    ]
 
 
 class _Job:
@@ -107,6 +117,7 @@ class _Job:
         else:
             matched = matches(expected, output, tol=options.get("tol"))
             status = CellStatus.PASSED if matched else CellStatus.MISMATCH
+        figures = [base64.b64decode(png) for png in report.get("figures", [])]
         result = CellResult(
             index=cell["index"],
             line=cell["line"],
@@ -115,7 +126,8 @@ class _Job:
             expected=expected,
             stderr=stderr,
             error=error,
-            figures=[base64.b64decode(png) for png in report.get("figures", [])],
+            figures=figures,
+            figure_titles=_figure_titles(report.get("figure_titles"), len(figures)),
             duration_s=float(report.get("duration_s", 0.0)),
             peak_memory_bytes=report.get("peak_memory_bytes"),
         )

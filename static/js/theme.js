@@ -1,4 +1,5 @@
-// Loaded in <head> (not deferred) so the reader's chosen theme applies before the first paint.
+// Inlined in <head> by {% theme_script %} (config/inline_script.py) so the reader's chosen theme
+// applies before the first paint with no request of its own; lines starting // are left out.
 // The choice lives in localStorage, never in a cookie (it needs no consent and the server
 // never sees it, so cached pages stay the same for everyone).
 (function () {

@@ -7,6 +7,7 @@ import pytest
 
 from answers.cells import parse_answer
 from answers.notebooks import answer_to_notebook, notebook_approved_figures, notebook_to_markdown
+from answers.rendering import render_answer
 
 
 def _cell(info: str):
@@ -85,3 +86,25 @@ def test_the_notebook_export_carries_marks_and_approved_figures_and_the_import_r
     assert notebook_approved_figures(raw.encode()) == {(0, 0): PNG}
     _, markdown = notebook_to_markdown(raw.encode())
     assert "```python run figtol=20.0 nondeterministic=true" in markdown
+
+
+def _ran_with_figures(*figures):
+    return {"status": "ran", "status_label": "Ran", "ok": True, "output": "", "expected": None,
+            "stderr": "", "error": "", "duration_s": 0.1, "checks": {}, "figures": list(figures)}  # fmt: skip
+
+
+def test_a_figure_is_described_by_its_cell_and_its_title_unless_the_author_describes_it():
+    body = "Intro\n\n```python run\nx = 1\n```\n\n```python run\nplot()\n```\n"
+    titled = {"url": "/media/figures/a.png", "title": 'Loss < 1 & "accuracy"'}
+    untitled = {"url": "/media/figures/b.png", "title": ""}  # a run stored before titles were
+    html = render_answer(body, results={1: _ran_with_figures(titled, untitled)}).html
+    assert 'alt="Figure 1 drawn by cell 2: Loss &lt; 1 &amp; &quot;accuracy&quot;"' in html
+    assert "<figcaption>Figure 1 of cell 2: Loss &lt; 1 &amp; &quot;accuracy&quot; ·" in html
+    assert 'alt="Figure 2 drawn by cell 2"' in html and "<figcaption>Figure 2 of cell 2 ·" in html
+    assert 'id="cell-2-figure-2"' in html
+
+    options = 'alt="Falls to 0.4" caption="Loss per epoch"'
+    authored = body.replace("python run\nplot", f"python run {options}\nplot")
+    html = render_answer(authored, results={1: _ran_with_figures(titled)}).html
+    assert 'alt="Falls to 0.4"' in html and "<figcaption>Loss per epoch ·" in html
+    assert "accuracy" not in html

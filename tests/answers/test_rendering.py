@@ -14,6 +14,20 @@ def test_code_is_highlighted_on_the_server_and_tables_render():
     assert "<table>" in rendered.html and "<td>1</td>" in rendered.html
 
 
+def test_tokens_drawn_in_the_text_colour_get_no_span_in_cells_and_display_code():
+    # Issue 11: a span per name, bracket and operator made up a third of the flagship's HTML.
+    code = 'import numpy as np\nx = np.zeros((2, 3))  # two rows\nprint(f"{x.sum()}")\n'
+    rendered = render_answer(f"```python\n{code}```\n\n```python run\n{code}```\n")
+    for block in rendered.html.split("<pre")[1:]:
+        assert "x = np.zeros((" in block  # names, operators and punctuation as plain text
+        assert '<span class="kn">import</span> numpy <span class="k">as</span> np' in block
+        assert '<span class="mi">2</span>, <span class="mi">3</span>' in block
+        assert '<span class="c1"># two rows</span>' in block
+        assert '<span class="nb">print</span>' in block and '<span class="si">{</span>' in block
+        for plain in ("n", "o", "p", "w", "nn"):
+            assert f'<span class="{plain}">' not in block
+
+
 def test_script_tags_javascript_links_and_event_handlers_are_removed():
     hostile = (
         "<script>alert(1)</script>\n\n[click](javascript:alert(2))\n\n"

@@ -1,10 +1,13 @@
 """Every public GET URL answers HEAD; the feed's summary is typed text; every response carries
 a Content-Security-Policy and a Permissions-Policy (issue 8 item 8)."""
 
+import re
 from xml.etree import ElementTree
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from config.inline_script import THEME_SCRIPT_CSP, csp_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -71,8 +74,21 @@ def test_the_feed_summary_is_plain_text_and_escaped(client, make_question):
 def test_every_response_has_a_strict_csp_and_a_permissions_policy(client, url):
     response = client.get(url)
     csp = {part.split()[0]: part.split()[1:] for part in response["Content-Security-Policy"].split(";")}
-    assert csp["script-src"] == ["'self'"] and csp["style-src"] == ["'self'"]
+    # The one inline script (the theme choice, before the first paint) by its hash, issue 11.
+    assert csp["script-src"] == ["'self'", THEME_SCRIPT_CSP] and csp["style-src"] == ["'self'"]
     assert csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'self'"]
     assert csp["frame-ancestors"] == ["'none'"] and csp["form-action"] == ["'self'"]
     assert csp["img-src"] == ["'self'", "data:"]
     assert "camera=()" in response["Permissions-Policy"]
+
+
+def test_the_only_inline_script_a_page_runs_is_the_one_the_policy_allows_by_its_hash(client):
+    html = client.get("/").content.decode()
+    # JSON-LD is data, not run; every other <script> without src must match a hash in script-src.
+    inline = [
+        body
+        for attributes, body in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+        if "src=" not in attributes and "application/ld+json" not in attributes
+    ]
+    assert len(inline) == 1 and "localStorage" in inline[0]
+    assert csp_hash(inline[0]) == THEME_SCRIPT_CSP

@@ -102,6 +102,40 @@ def test_figures_left_open_are_captured_as_png_and_closed(server):
     assert results[1].output == "0"
 
 
+def test_each_figure_carries_its_own_title_for_its_alt_text(server):
+    # Issue 11: the default alt text and caption name the figure's title, read in the sandbox.
+    code = """import matplotlib.pyplot as plt
+fig, ax = plt.subplots()
+ax.plot([3, 2, 1])
+ax.set_title("Training   loss\\nper epoch")
+fig, (left, right) = plt.subplots(1, 2)
+left.set_title("Loss")
+right.set_title("Accuracy")
+right.set_title("epoch 20", loc="right")
+fig, axes = plt.subplots(1, 2)
+fig.suptitle("Training")
+axes[0].set_title("Loss")
+axes[1].set_title("Loss")
+plt.figure()
+plt.plot([1, 2])
+fig, ax = plt.subplots()
+ax.set_title("x" * 400)"""
+    results, _ = run(server, code)
+    assert results[0].status == S.RAN and len(results[0].figures) == 5
+    titles = results[0].figure_titles
+    assert titles[:4] == ["Training loss per epoch", "Loss; Accuracy epoch 20", "Training (Loss)", ""]
+    assert len(titles[4]) == 300 and titles[4].endswith("…")
+
+
+def test_figure_titles_from_the_sandbox_are_checked_like_any_report():
+    from runner.engine.supervisor import _figure_titles
+
+    assert _figure_titles(["a", 3, None], 2) == ["a", ""]
+    assert _figure_titles("not a list", 2) == ["", ""]
+    assert _figure_titles(["t" * 5000], 1) == ["t" * 300]
+    assert _figure_titles(None, 0) == []
+
+
 def test_too_many_figures_is_an_output_limit(server):
     results, _ = run(server, "import matplotlib.pyplot as plt\nfor i in range(7):\n    plt.figure()", "1")
     assert results[0].status == S.OUTPUT_LIMIT and "figure" in results[0].error

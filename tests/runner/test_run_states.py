@@ -154,3 +154,22 @@ def test_a_run_past_its_deadline_is_swept_even_if_its_worker_still_beats(django_
     with django_capture_on_commit_callbacks() as sent:
         assert run_requeue_stale() == 1
     assert len(sent) == 1 and Run.objects.get(pk=run.pk).status == RunStatus.QUEUED
+
+
+def test_a_figure_stored_by_the_previous_release_without_a_title_gets_an_empty_one():
+    # Issue 11 added RunFigure.title; a worker of the previous release, still running during
+    # the upgrade, inserts figures without the column: the database's default fills it in.
+    from django.db import connection
+
+    from runner.models import RunFigure
+    from runner.services import run_results
+
+    run = Run.objects.create(key="k", cells=CELLS, status=RunStatus.VERIFIED, attempts=1)
+    cell = RunCell.objects.create(run=run, index=0, line=1, status="ran", output="")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO runner_runfigure (cell_id, position, sha256, image) VALUES (%s, 0, %s, %s)",
+            [cell.pk, "0" * 64, "figures/00/old.png"],
+        )
+    assert RunFigure.objects.get(cell=cell).title == ""
+    assert run_results(run=run)[0]["figures"] == [{"url": "/media/figures/00/old.png", "title": ""}]

@@ -104,7 +104,8 @@ def test_a_run_figure_goes_to_the_bucket_and_the_page_links_it(s3_media):
     finally:
         server.close()
     assert run.status == "verified", services.run_results(run=run)
-    (url,) = services.run_results(run=run)[0]["figures"]
+    (figure,) = services.run_results(run=run)[0]["figures"]
+    url = figure["url"]
     assert type(default_storage._wrapped).__name__ == "S3Storage"
     assert url.startswith(f"{endpoint}/{bucket}/")
     keys = [item["Key"] for item in client.list_objects_v2(Bucket=bucket)["Contents"]]

@@ -219,3 +219,16 @@ def test_approved_figures_round_trip_through_import_articles(tmp_path, cpu_worke
     broken = wait_for(lambda: _finished("imported", imported.run_id), timeout=120)
     result = broken.run.results.get()
     assert result.status == "figure_mismatch" and "authoring error" in result.error
+
+
+def test_a_reader_sees_the_title_the_cell_gave_its_figure_in_the_alt_text_and_caption(client, cpu_worker):
+    # Issue 11: the worker's sandbox reads each figure's titles; the page's defaults name them.
+    titles = 'ax.set_title("Waves <sin & cos>")\nfig.suptitle("Two")'
+    body = plot().replace("ax.legend()", f"ax.legend()\n{titles}")
+    answer = _publish("titled", body)
+    assert answer.run.status == "verified"
+    stored = answer.run.results.get().figures.values_list("title", flat=True)
+    assert list(stored) == ["Two (Waves <sin & cos>)"]
+    html = _article(client, "titled")
+    assert 'alt="Figure 1 drawn by cell 1: Two (Waves &lt;sin &amp; cos&gt;)"' in html
+    assert "<figcaption>Figure 1 of cell 1: Two (Waves &lt;sin &amp; cos&gt;) ·" in html

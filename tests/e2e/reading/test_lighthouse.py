@@ -15,6 +15,11 @@ pytestmark = pytest.mark.django_db
 
 LIGHTHOUSE = ROOT / "tests" / "e2e" / "node_modules" / ".bin" / "lighthouse"
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
+# The flagship on the mobile preset once scored 99: its first paint on the simulated slow 4G
+# (1.38 s) waited for 56 KB of HTML and for four render-blocking requests. The HTML is now
+# 38 KB (answers/rendering.py writes no span for tokens in the text colour) and one
+# stylesheet is the only request before the first paint (config/inline_script.py): ~1.0 s.
+LANTERN_PAINTS = ("first-contentful-paint", "largest-contentful-paint")
 
 
 def _audit(url: str, preset: str, report) -> dict:
@@ -41,20 +46,12 @@ def _audit(url: str, preset: str, report) -> dict:
     return json.loads(report.read_text())
 
 
-# Issue 11 asks for 100 everywhere. The flagship on the mobile preset measures 99 for
-# performance on a quiet machine (first-contentful-paint 0.97: 56 KB of uncompressed HTML
-# under Lighthouse's simulated slow 4G), so performance may fall to 99 and the issue stays
-# open until that is fixed; every other category must be 100, and performance below 99 fails.
-FLOORS = {"performance": 99}
-
-
 def _shortfalls(result: dict) -> list[str]:
     shortfalls = []
     for category in CATEGORIES:
         score = round(result["categories"][category]["score"] * 100)
         if score < 100:
-            print(f"Lighthouse {category} {score} (floor {FLOORS.get(category, 100)})")
-        if score < FLOORS.get(category, 100):
+            print(f"Lighthouse {category} {score}")
             failing = [
                 f"{audit['id']} ({audit['score']})"
                 for ref in result["categories"][category]["auditRefs"]
@@ -62,6 +59,9 @@ def _shortfalls(result: dict) -> list[str]:
                 and (audit := result["audits"][ref["id"]])["score"] is not None
                 and audit["score"] < 1
             ]
+            if category == "performance":
+                paints = [f"{m} {round(result['audits'][m]['numericValue'])} ms" for m in LANTERN_PAINTS]
+                failing.append(f"({', '.join(paints)})")
             shortfalls.append(f"{category} {score}: {', '.join(failing)}")
     return shortfalls
 

@@ -83,7 +83,10 @@ def test_figures_open_full_size_and_have_alt_text_and_a_caption(phone, seeded_al
     image = figure.locator("img")
     image.scroll_into_view_if_needed()  # loaded lazily
     expect(image).to_be_visible()
-    expect(image).to_have_attribute("alt", re.compile(r"Figure 1 drawn by cell \d+"))
+    # Without alt=/caption= both name the cell and the title the cell gave its plot (issue 11).
+    title = "Parameters needed to map a 3xSxS image to 16x(S-2)x(S-2)"
+    expect(image).to_have_attribute("alt", f"Figure 1 drawn by cell 2: {title}")
+    expect(figure.locator("figcaption")).to_contain_text(f"Figure 1 of cell 2: {title}")
     expect(figure.locator("figcaption")).to_contain_text("open full size")
     link = figure.locator("a.cell__figure-link")
     href = link.get_attribute("href")
