@@ -7,8 +7,8 @@ state. So `reader_cached` stores the rendered page under
     (generation, host, path and allowed query, consent state)
 
 in the "pages" cache (Redis in production, so every gunicorn worker and the Celery workers
-share it). What differs between two readers of the same kind is only the CSRF token: it is
-stored as a placeholder and replaced on every response with this reader's own token, so every
+share it). What differs between two readers of the same kind is only the CSRF token: the page
+is stored split around it and joined on every response with this reader's own token, so every
 form (consent, "Run again") still posts. Signed-in users and requests carrying flash messages
 are never cached: their pages are rendered live, and nothing of theirs is stored.
 
@@ -17,6 +17,8 @@ Invalidation: a page is never deleted, it becomes unreachable. Every key holds t
 `pages_changed()`, which bumps it (now, and again after the transaction commits, so a request
 that read the old data cannot store it under the new generation). The generation starts from
 the clock when the key is missing, so a flushed or evicted counter never revives old pages.
+Each process keeps the generation it read until Redis tells it the key changed (kb.tracked_key),
+so a cached page costs no round trip to Redis at all.
 
 Conditional requests: the response carries a weak ETag made of the stored page and the
 reader's CSRF secret (the page is valid for as long as both are) and the time it was stored as
@@ -25,8 +27,10 @@ Last-Modified; a matching If-None-Match / If-Modified-Since gets a 304 without a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import os
 import re
 import time
 from functools import wraps
@@ -35,7 +39,7 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.crypto import salted_hmac
 from django.utils.http import http_date
@@ -49,8 +53,8 @@ GENERATION_KEY = "generation"
 # A day: entries of older generations expire by themselves; a live page is rebuilt at most daily.
 TIMEOUT_S = 24 * 3600
 _TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"')
-# Never in a rendered page: NUL bytes are refused in every input the site stores.
-_PLACEHOLDER = b"\x00csrf-token\x00"
+# Stored pages are split around their CSRF token; a new layout gets new keys.
+ENTRY_FORMAT = "p2"
 _DROPPED_HEADERS = {"content-length", "set-cookie", "vary"}
 
 
@@ -138,7 +142,7 @@ def _reader_kind(request: HttpRequest) -> str | None:
 
 def _key(request: HttpRequest, kind: str, generation_now: int) -> str:
     url = f"{request.get_host()}{request.get_full_path()}"
-    return f"{generation_now}:{kind}:{hashlib.sha256(url.encode()).hexdigest()}"
+    return f"{ENTRY_FORMAT}:{generation_now}:{kind}:{hashlib.sha256(url.encode()).hexdigest()}"
 
 
 def _entry_from(response: HttpResponse) -> dict | None:
@@ -150,37 +154,85 @@ def _entry_from(response: HttpResponse) -> dict | None:
     tokens = set(_TOKEN.findall(body))
     if len(tokens) > 1:
         return None  # not one page-wide token: do not try to be clever, render it live
-    for token in tokens:
-        body = body.replace(token, _PLACEHOLDER)
+    # The page around its tokens: a response joins the parts with this reader's token.
+    parts = body.split(tokens.pop()) if tokens else [body]
     headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS]
+    stored_at = time.time()
     return {
-        "body": body,
+        "parts": parts,
         "headers": headers,
-        "digest": hashlib.sha256(body).hexdigest()[:20],
-        "stored_at": time.time(),
+        # The page without its token: NUL never occurs in a page (refused in every input stored).
+        "digest": hashlib.sha256(b"\x00".join(parts)).hexdigest()[:20],
+        "stored_at": stored_at,
+        "last_modified": http_date(stored_at),
     }
 
 
+@functools.cache
+def _etag_key() -> bytes:
+    return salted_hmac("kb.page_cache.etag", "").digest()
+
+
 def _etag(entry: dict, csrf_secret: str | None) -> str:
-    reader = salted_hmac("kb.page_cache.etag", csrf_secret or "").hexdigest()[:12]
+    # Keyed BLAKE2 (one C call) rather than salted_hmac's two SHA-256 passes, on every response.
+    reader = hashlib.blake2s((csrf_secret or "").encode(), key=_etag_key(), digest_size=6).hexdigest()
     return f'W/"{entry["digest"]}.{reader}"'
 
 
+def _csrf_token(request: HttpRequest) -> str:
+    """Django's `get_token`, with one `os.urandom` call where Django makes 64.
+
+    The page cache hands a token to every reader of a page with a form, cookie-less readers
+    (a new secret) included, and Django's `get_random_string` draws each of the 64 characters
+    through `secrets.choice` (~60 µs, a sixth of a cached page). Same secret and token format
+    (Django >= 4.1: a 32-character secret in the cookie, a 64-character masked token in the
+    form), same uniform draw, same side effects on request.META, so CsrfViewMiddleware checks
+    and renews it as its own.
+    """
+    secret = request.META.get("CSRF_COOKIE")
+    if secret is None:
+        secret = _random_csrf_chars(CSRF_SECRET_LENGTH)
+        request.META["CSRF_COOKIE"] = secret
+    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
+    mask = _random_csrf_chars(CSRF_SECRET_LENGTH)
+    index, chars = _CSRF_INDEX, CSRF_ALLOWED_CHARS
+    cipher = "".join(chars[(index[s] + index[m]) % len(chars)] for s, m in zip(secret, mask, strict=True))
+    return mask + cipher
+
+
+def _random_csrf_chars(length: int) -> str:
+    # Bytes 0-247 map evenly onto the 62 characters (4 each); 248-255 are dropped, not folded.
+    chars = b""
+    while len(chars) < length:
+        chars += os.urandom(length + 8).translate(_CSRF_BYTE_TO_CHAR, _CSRF_UNUSED_BYTES)
+    return chars[:length].decode()
+
+
+_CSRF_INDEX = {char: n for n, char in enumerate(CSRF_ALLOWED_CHARS)}
+_CSRF_BYTE_TO_CHAR = bytes(ord(CSRF_ALLOWED_CHARS[b % 62]) for b in range(248)) + bytes(8)
+_CSRF_UNUSED_BYTES = bytes(range(248, 256))
+
+
 def _response(request: HttpRequest, entry: dict) -> HttpResponse:
-    has_token = _PLACEHOLDER in entry["body"]
+    parts = entry["parts"]
+    has_token = len(parts) > 1
     # The secret this reader already holds; a page with a form is only reusable while it lasts.
     secret = request.META.get("CSRF_COOKIE")
+    etag = None
     if secret or not has_token:
         etag, last_modified = _etag(entry, secret), int(entry["stored_at"])
         not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
         if not_modified is not None:
             return _with_cache_headers(not_modified, private=has_token)
-    body = entry["body"]
     if has_token:
-        body = body.replace(_PLACEHOLDER, get_token(request).encode())
+        body = _csrf_token(request).encode().join(parts)
+        if secret is None:
+            etag = _etag(entry, request.META["CSRF_COOKIE"])
+    else:
+        body = parts[0]
     response = HttpResponse(body, headers=entry["headers"])
-    response["ETag"] = _etag(entry, request.META.get("CSRF_COOKIE"))
-    response["Last-Modified"] = http_date(entry["stored_at"])
+    response["ETag"] = etag
+    response["Last-Modified"] = entry["last_modified"]
     return _with_cache_headers(response, private=has_token)
 
 

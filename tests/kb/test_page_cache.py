@@ -181,3 +181,23 @@ def test_analytics_count_a_consenting_readers_cached_views_only(flagship):
         etag = reader.get(ARTICLE)["ETag"]
         assert reader.get(ARTICLE, HTTP_IF_NONE_MATCH=etag).status_code == 304
     assert ArticleViewDay.objects.get(question=flagship).views == 4
+
+
+def test_cookie_less_readers_of_a_cached_page_each_get_a_fresh_random_secret(flagship):
+    from collections import Counter
+
+    from django.middleware.csrf import CSRF_ALLOWED_CHARS
+
+    Client().get(ARTICLE)  # stored
+    seen = []
+    for _ in range(200):
+        reader = Client()
+        html = reader.get(ARTICLE).content.decode()
+        secret = reader.cookies["csrftoken"].value
+        assert _secrets(html) == {secret} and len(secret) == 32
+        seen.append(secret)
+    assert len(set(seen)) == len(seen)
+    # The secrets are drawn evenly from Django's 62 characters (~103 of each here).
+    counts = Counter("".join(seen))
+    assert set(counts) == set(CSRF_ALLOWED_CHARS)
+    assert min(counts.values()) > 40 and max(counts.values()) < 180
