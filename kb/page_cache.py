@@ -38,6 +38,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -263,10 +264,12 @@ def reader_cached(view=None, *, params: tuple[str, ...] = ()):
     def decorate(view):
         @wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            cache = _cache()
+            if isinstance(cache, DummyCache):  # PAGE_CACHE=0: every page live, no local copy either
+                return view(request, *args, **kwargs)
             kind = _reader_kind(request)
             if kind is None or any(name not in params for name in request.GET):
                 return view(request, *args, **kwargs)
-            cache = _cache()
             try:
                 key = _key(request, kind, generation())
                 entry = _local.get(key) or cache.get(key)

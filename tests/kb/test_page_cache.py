@@ -201,3 +201,15 @@ def test_cookie_less_readers_of_a_cached_page_each_get_a_fresh_random_secret(fla
     counts = Counter("".join(seen))
     assert set(counts) == set(CSRF_ALLOWED_CHARS)
     assert min(counts.values()) > 40 and max(counts.values()) < 180
+
+
+def test_with_the_page_cache_off_every_page_is_rendered_live(flagship, settings):
+    from kb.models import Question
+
+    reader = Client()
+    reader.get(ARTICLE)  # stored, in Redis and in this process
+    settings.CACHES = {**settings.CACHES, "pages": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    assert flagship.title in reader.get(ARTICLE).content.decode()
+    # A change that tells nobody (a raw UPDATE): only a page rendered live can show it.
+    Question.objects.filter(pk=flagship.pk).update(title="Renamed without telling the cache")
+    assert "Renamed without telling the cache" in reader.get(ARTICLE).content.decode()
