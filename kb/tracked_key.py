@@ -16,7 +16,8 @@ is in every tracking process's socket buffer, where the next `select()` sees it.
 Anything unexpected (a closed socket, data on the tracking connection, an error) throws both
 connections away; the next read connects afresh. And whatever the sockets say, the value is
 read again after `max_age_s`, so even a connection that died without a word (a host gone, no
-FIN) cannot keep a value for long.
+FIN) cannot keep a value for long. Where Redis refuses `CLIENT` (older than 6, an ACL, a
+renamed command), every read is a plain GET, as before tracking.
 
 No Django here: this is plain redis-py.
 """
@@ -24,6 +25,7 @@ No Django here: this is plain redis-py.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import threading
@@ -31,6 +33,7 @@ import time
 
 import redis
 
+logger = logging.getLogger(__name__)
 _UNKNOWN = object()
 
 
@@ -48,6 +51,7 @@ class TrackedKey:
         self._sockets: list = []
         self._value = _UNKNOWN
         self._read_at = 0.0
+        self.tracking = True  # False where Redis refuses CLIENT TRACKING: a GET per read
 
     def get(self) -> bytes | None:
         with self._lock:
@@ -77,6 +81,9 @@ class TrackedKey:
     def _get(self) -> bytes | None:
         if self._reader is None or self._pid != os.getpid():  # not the sockets of a forked parent
             self._connect()
+        if not self.tracking:
+            self._reader.send_command("GET", self.key)
+            return self._reader.read_response()
         readable = select.select(self._sockets, (), (), 0)[0]
         if readable:
             if self._reader._sock in readable:
@@ -95,16 +102,23 @@ class TrackedKey:
     def _connect(self) -> None:
         self._pid = os.getpid()
         self._value = _UNKNOWN
-        subscriber = self._pool.make_connection()
-        subscriber.connect()
-        subscriber.send_command("CLIENT", "ID")
-        subscriber_id = self.subscriber_id = subscriber.read_response()
-        subscriber.send_command("SUBSCRIBE", "__redis__:invalidate")
-        subscriber.read_response()
-        reader = self._pool.make_connection()
+        reader = self._reader = self._pool.make_connection()
         reader.connect()
-        reader.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", subscriber_id)
-        if reader.read_response() not in (b"OK", "OK"):
-            raise redis.ConnectionError("CLIENT TRACKING was refused")
-        self._subscriber, self._reader = subscriber, reader
+        subscriber = self._subscriber = self._pool.make_connection()
+        subscriber.connect()
+        try:
+            subscriber.send_command("CLIENT", "ID")
+            subscriber_id = self.subscriber_id = subscriber.read_response()
+            subscriber.send_command("SUBSCRIBE", "__redis__:invalidate")
+            subscriber.read_response()
+            reader.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", subscriber_id)
+            reader.read_response()
+        except redis.ResponseError as refused:
+            if self.tracking:
+                logger.warning("Redis refused client tracking (%s): a GET of %s per read", refused, self.key)
+            self.tracking = False
+            subscriber.disconnect()
+            self._subscriber = None
+            return
+        self.tracking = True
         self._sockets = [reader._sock, subscriber._sock]

@@ -7,6 +7,8 @@ writes the way Django's cache does.
 
 import os
 import secrets
+import socket
+import subprocess
 import time
 
 import pytest
@@ -110,4 +112,41 @@ def test_a_forked_child_uses_connections_of_its_own(key):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert reader.get() == b"2"
+    reader.close()
+
+
+@pytest.fixture
+def redis_without_client_command(tmp_path):
+    """A Redis of this test's own where CLIENT is disabled, as some ACLs and hosted Redis do."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path), "--rename-command", "CLIENT", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                server.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_where_redis_refuses_tracking_every_read_asks_redis(redis_without_client_command, key):
+    writer = redis.Redis.from_url(redis_without_client_command)
+    reader = TrackedKey(redis_without_client_command, key)
+    assert reader.get() is None and not reader.tracking
+    for value in range(1, 20):
+        writer.set(key, value)  # no read-back needed: nothing is kept
+        assert reader.get() == str(value).encode()
     reader.close()
