@@ -15,7 +15,12 @@ sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap}
 urlpatterns = [
     path("admin/authoring/", admin.site.admin_view(authoring_reference_view), name="admin_authoring"),
     path("admin/", admin.site.urls),
-    path("sitemap.xml", reader_cached(params=("p",))(sitemap), {"sitemaps": sitemaps}, name="sitemap"),
+    path(
+        "sitemap.xml",
+        reader_cached(params=("p",))(sitemap),
+        {"sitemaps": sitemaps, "template_name": "kb/sitemap.xml"},
+        name="sitemap",
+    ),
     path("robots.txt", kb_views.robots_txt, name="robots_txt"),
     # Answered by config.health.ProbeMiddleware before routing; listed here for reverse().
     path("healthz", liveness, name="healthz"),

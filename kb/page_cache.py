@@ -7,8 +7,8 @@ state. So `reader_cached` stores the rendered page under
     (generation, host, path and allowed query, consent state)
 
 in the "pages" cache (Redis in production, so every gunicorn worker and the Celery workers
-share it). What differs between two readers of the same kind is only the CSRF token: it is
-stored as a placeholder and replaced on every response with this reader's own token, so every
+share it). What differs between two readers of the same kind is only the CSRF token: the page
+is stored split around it and joined on every response with this reader's own token, so every
 form (consent, "Run again") still posts. Signed-in users and requests carrying flash messages
 are never cached: their pages are rendered live, and nothing of theirs is stored.
 
@@ -17,6 +17,8 @@ Invalidation: a page is never deleted, it becomes unreachable. Every key holds t
 `pages_changed()`, which bumps it (now, and again after the transaction commits, so a request
 that read the old data cannot store it under the new generation). The generation starts from
 the clock when the key is missing, so a flushed or evicted counter never revives old pages.
+Each process keeps the generation it read until Redis tells it the key changed (kb.tracked_key),
+so a cached page costs no round trip to Redis at all.
 
 Conditional requests: the response carries a weak ETag made of the stored page and the
 reader's CSRF secret (the page is valid for as long as both are) and the time it was stored as
@@ -25,21 +27,27 @@ Last-Modified; a matching If-None-Match / If-Modified-Since gets a 304 without a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import os
 import re
 import time
 from functools import wraps
 
-import redis
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.crypto import salted_hmac
 from django.utils.http import http_date
+
+from .tracked_key import TrackedKey
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +56,14 @@ GENERATION_KEY = "generation"
 # A day: entries of older generations expire by themselves; a live page is rebuilt at most daily.
 TIMEOUT_S = 24 * 3600
 _TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"')
-# Never in a rendered page: NUL bytes are refused in every input the site stores.
-_PLACEHOLDER = b"\x00csrf-token\x00"
+# Stored pages are split around their CSRF token; a new layout gets new keys.
+ENTRY_FORMAT = "p2"
 _DROPPED_HEADERS = {"content-length", "set-cookie", "vary"}
 
 
 # Each process also keeps the pages it served last, under the same keys: the key holds the
-# generation, so a local copy is never served after a change; only the generation itself is
-# read from the shared cache on every request (one small round trip instead of two and 50 KB).
+# generation, so a local copy is never served after a change; and the generation itself is kept
+# in-process until Redis says it changed (kb.tracked_key): no round trip at all for most requests.
 LOCAL_MAX_ENTRIES = 200  # ~50 KB each
 _local: dict[str, dict] = {}
 
@@ -70,23 +78,22 @@ def _cache():
     return caches[CACHE_ALIAS]
 
 
-_redis_clients: dict[str, object] = {}
+_tracked: dict[str, TrackedKey] = {}
 
 
 def _read_generation(cache) -> int | None:
-    """The counter, read on every request: straight from redis-py when the cache is Redis.
+    """The counter, read on every request: kept in-process while Redis says it is unchanged.
 
-    Django's RedisCache builds a new redis.Redis object per call (~0.3 ms of a request that
-    should cost less than a millisecond in all); one client per process reads the same key
-    (Django stores integers unpickled, so incr/set and this GET agree).
+    Only the first read after a change costs a round trip (see kb.tracked_key); Django's
+    RedisCache stores integers unpickled, so its incr/set and this plain GET agree.
     """
     if not isinstance(cache, RedisCache):
         return cache.get(GENERATION_KEY)
     location = cache._servers[0]
-    client = _redis_clients.get(location)
-    if client is None:
-        client = _redis_clients[location] = redis.Redis.from_url(location)
-    value = client.get(cache.make_and_validate_key(GENERATION_KEY))
+    tracked = _tracked.get(location)
+    if tracked is None:
+        tracked = _tracked[location] = TrackedKey(location, cache.make_and_validate_key(GENERATION_KEY))
+    value = tracked.get()
     return None if value is None else int(value)
 
 
@@ -106,8 +113,13 @@ def _bump() -> None:
             cache.incr(GENERATION_KEY)
         except ValueError:  # missing (flushed, evicted): restart from the clock, above any old value
             cache.set(GENERATION_KEY, time.time_ns(), None)
+        # One more round trip: Redis answers it only after it has sent the invalidation of the
+        # old value to every process that keeps it (kb.tracked_key), so none can serve it again.
+        cache.get(GENERATION_KEY)
     except Exception:  # the cache is down: nothing can be served from it either; publish anyway
         logger.exception("could not bump the page cache generation")
+    for tracked in _tracked.values():
+        tracked.forget()
 
 
 def pages_changed() -> None:
@@ -120,11 +132,16 @@ def _reader_kind(request: HttpRequest) -> str | None:
     """What the page depends on besides its URL; None when this reader's page must stay live."""
     if request.method not in ("GET", "HEAD"):  # the server sends no body for HEAD
         return None
-    if request.user.is_authenticated:
-        return None  # staff and signed-in users: never stored, never served from the store
-    messages = getattr(request, "_messages", None)
-    if messages is not None and len(messages):
-        return None  # a flash message is for this reader only
+    # A signed-in user and a flash message both need a cookie: the session's, or the messages'
+    # (session auth, FallbackStorage). Without them, loading the user and the messages would
+    # only find nobody and nothing, at a tenth of a cached page's cost.
+    cookies = request.COOKIES
+    if settings.SESSION_COOKIE_NAME in cookies or CookieStorage.cookie_name in cookies:
+        if request.user.is_authenticated:
+            return None  # staff and signed-in users: never stored, never served from the store
+        messages = getattr(request, "_messages", None)
+        if messages is not None and len(messages):
+            return None  # a flash message is for this reader only
     consent = getattr(request, "consent", None)
     if consent is None:
         return "-"
@@ -133,7 +150,7 @@ def _reader_kind(request: HttpRequest) -> str | None:
 
 def _key(request: HttpRequest, kind: str, generation_now: int) -> str:
     url = f"{request.get_host()}{request.get_full_path()}"
-    return f"{generation_now}:{kind}:{hashlib.sha256(url.encode()).hexdigest()}"
+    return f"{ENTRY_FORMAT}:{generation_now}:{kind}:{hashlib.sha256(url.encode()).hexdigest()}"
 
 
 def _entry_from(response: HttpResponse) -> dict | None:
@@ -145,37 +162,85 @@ def _entry_from(response: HttpResponse) -> dict | None:
     tokens = set(_TOKEN.findall(body))
     if len(tokens) > 1:
         return None  # not one page-wide token: do not try to be clever, render it live
-    for token in tokens:
-        body = body.replace(token, _PLACEHOLDER)
+    # The page around its tokens: a response joins the parts with this reader's token.
+    parts = body.split(tokens.pop()) if tokens else [body]
     headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS]
+    stored_at = time.time()
     return {
-        "body": body,
+        "parts": parts,
         "headers": headers,
-        "digest": hashlib.sha256(body).hexdigest()[:20],
-        "stored_at": time.time(),
+        # The page without its token: NUL never occurs in a page (refused in every input stored).
+        "digest": hashlib.sha256(b"\x00".join(parts)).hexdigest()[:20],
+        "stored_at": stored_at,
+        "last_modified": http_date(stored_at),
     }
 
 
+@functools.cache
+def _etag_key() -> bytes:
+    return salted_hmac("kb.page_cache.etag", "").digest()
+
+
 def _etag(entry: dict, csrf_secret: str | None) -> str:
-    reader = salted_hmac("kb.page_cache.etag", csrf_secret or "").hexdigest()[:12]
+    # Keyed BLAKE2 (one C call) rather than salted_hmac's two SHA-256 passes, on every response.
+    reader = hashlib.blake2s((csrf_secret or "").encode(), key=_etag_key(), digest_size=6).hexdigest()
     return f'W/"{entry["digest"]}.{reader}"'
 
 
+def _csrf_token(request: HttpRequest) -> str:
+    """Django's `get_token`, with one `os.urandom` call where Django makes 64.
+
+    The page cache hands a token to every reader of a page with a form, cookie-less readers
+    (a new secret) included, and Django's `get_random_string` draws each of the 64 characters
+    through `secrets.choice` (~60 µs, a sixth of a cached page). Same secret and token format
+    (Django >= 4.1: a 32-character secret in the cookie, a 64-character masked token in the
+    form), same uniform draw, same side effects on request.META, so CsrfViewMiddleware checks
+    and renews it as its own.
+    """
+    secret = request.META.get("CSRF_COOKIE")
+    if secret is None:
+        secret = _random_csrf_chars(CSRF_SECRET_LENGTH)
+        request.META["CSRF_COOKIE"] = secret
+    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
+    mask = _random_csrf_chars(CSRF_SECRET_LENGTH)
+    index, chars = _CSRF_INDEX, CSRF_ALLOWED_CHARS
+    cipher = "".join(chars[(index[s] + index[m]) % len(chars)] for s, m in zip(secret, mask, strict=True))
+    return mask + cipher
+
+
+def _random_csrf_chars(length: int) -> str:
+    # Bytes 0-247 map evenly onto the 62 characters (4 each); 248-255 are dropped, not folded.
+    chars = b""
+    while len(chars) < length:
+        chars += os.urandom(length + 8).translate(_CSRF_BYTE_TO_CHAR, _CSRF_UNUSED_BYTES)
+    return chars[:length].decode()
+
+
+_CSRF_INDEX = {char: n for n, char in enumerate(CSRF_ALLOWED_CHARS)}
+_CSRF_BYTE_TO_CHAR = bytes(ord(CSRF_ALLOWED_CHARS[b % 62]) for b in range(248)) + bytes(8)
+_CSRF_UNUSED_BYTES = bytes(range(248, 256))
+
+
 def _response(request: HttpRequest, entry: dict) -> HttpResponse:
-    has_token = _PLACEHOLDER in entry["body"]
+    parts = entry["parts"]
+    has_token = len(parts) > 1
     # The secret this reader already holds; a page with a form is only reusable while it lasts.
     secret = request.META.get("CSRF_COOKIE")
+    etag = None
     if secret or not has_token:
         etag, last_modified = _etag(entry, secret), int(entry["stored_at"])
         not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
         if not_modified is not None:
             return _with_cache_headers(not_modified, private=has_token)
-    body = entry["body"]
     if has_token:
-        body = body.replace(_PLACEHOLDER, get_token(request).encode())
+        body = _csrf_token(request).encode().join(parts)
+        if secret is None:
+            etag = _etag(entry, request.META["CSRF_COOKIE"])
+    else:
+        body = parts[0]
     response = HttpResponse(body, headers=entry["headers"])
-    response["ETag"] = _etag(entry, request.META.get("CSRF_COOKIE"))
-    response["Last-Modified"] = http_date(entry["stored_at"])
+    response["ETag"] = etag
+    response["Last-Modified"] = entry["last_modified"]
     return _with_cache_headers(response, private=has_token)
 
 
@@ -199,10 +264,12 @@ def reader_cached(view=None, *, params: tuple[str, ...] = ()):
     def decorate(view):
         @wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            cache = _cache()
+            if isinstance(cache, DummyCache):  # PAGE_CACHE=0: every page live, no local copy either
+                return view(request, *args, **kwargs)
             kind = _reader_kind(request)
             if kind is None or any(name not in params for name in request.GET):
                 return view(request, *args, **kwargs)
-            cache = _cache()
             try:
                 key = _key(request, kind, generation())
                 entry = _local.get(key) or cache.get(key)

@@ -15,10 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.paginator import Page, Paginator
-from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -52,31 +51,35 @@ def highlight(fragment: str) -> SafeString:
     return mark_safe(escape(fragment).replace(_START, "<mark>").replace(_STOP, "</mark>"))  # noqa: S308
 
 
-# Only the GIN index can answer the CTE (no other condition the planner could prefer; see the
-# caller); the newest MAX_RANKED published matches and the number of all of them, in one query.
-_NEWEST_MATCHES = """
+# One round trip: the planner hint, then the newest MAX_RANKED published matches (found and
+# counted by the GIN index alone, see the caller), ranked (title above summary above body:
+# SearchRank's ts_rank with its default weights), with the number of all matches. The hint and
+# the query form one implicit transaction, so SET LOCAL ends with it.
+_RANKED_MATCHES = """
+SET LOCAL enable_seqscan = off;
 WITH matches AS MATERIALIZED (
     SELECT id, status, published_at FROM kb_question
-    WHERE search_vector @@ websearch_to_tsquery('english', %s)
+    WHERE search_vector @@ websearch_to_tsquery('english', %(query)s)
+), newest AS (
+    SELECT id, published_at FROM matches WHERE status = %(published)s
+    ORDER BY published_at DESC NULLS LAST, id DESC LIMIT %(limit)s
 )
-SELECT id, (SELECT count(*) FROM matches WHERE status = %s) FROM matches WHERE status = %s
-ORDER BY published_at DESC NULLS LAST, id DESC LIMIT %s
+SELECT newest.id, (SELECT count(*) FROM matches WHERE status = %(published)s)
+FROM newest JOIN kb_question ON kb_question.id = newest.id
+ORDER BY ts_rank(kb_question.search_vector, websearch_to_tsquery('english', %(query)s)) DESC,
+    newest.published_at DESC, newest.id DESC
 """
 
 
-def _postgres_ranked(questions: QuerySet, query: str, search_query: SearchQuery) -> tuple[list[int], int]:
+def _postgres_ranked(query: str) -> tuple[list[int], int]:
+    params = {"query": query, "published": Question.Status.PUBLISHED, "limit": MAX_RANKED}
     with connection.cursor() as cursor:
-        published = Question.Status.PUBLISHED
-        cursor.execute(_NEWEST_MATCHES, [query, published, published, MAX_RANKED])
+        # Django's psycopg 3 cursors bind parameters client-side, so both statements travel in
+        # one message; the rows are the second statement's.
+        cursor.execute(_RANKED_MATCHES, params)
+        cursor.cursor.nextset()
         rows = cursor.fetchall()
-    newest, total = [pk for pk, _ in rows], (rows[0][1] if rows else 0)
-    ranked = (
-        questions.filter(pk__in=newest)
-        .annotate(rank=SearchRank(F("search_vector"), search_query))
-        .order_by("-rank", "-published_at", "-pk")
-        .values_list("pk", flat=True)
-    )
-    return list(ranked), total
+    return [pk for pk, _ in rows], (rows[0][1] if rows else 0)
 
 
 def _postgres_page(questions: QuerySet, ids: list[int], query: str) -> list:
@@ -147,13 +150,10 @@ def search_questions(questions: QuerySet, raw_query: str, *, page_number=1) -> S
     if not query:
         return None
     if connection.vendor == "postgresql":
-        search_query = SearchQuery(query, search_type="websearch", config="english")
-        with transaction.atomic(), connection.cursor() as cursor:
-            # The vectors live in TOAST, so the heap looks small and the planner scans it all,
-            # reading every vector (~100 ms at 10,000 questions) where the GIN index answers in
-            # a millisecond: its cost model does not count that. For these queries only.
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            ids, total = _postgres_ranked(questions, query, search_query)
+        # enable_seqscan off: the vectors live in TOAST, so the heap looks small and the planner
+        # scans it all, reading every vector (~100 ms at 10,000 questions) where the GIN index
+        # answers in a millisecond: its cost model does not count that. For this query only.
+        ids, total = _postgres_ranked(query)
         page = Paginator(ids, PAGE_SIZE).get_page(page_number)
         page.object_list = _postgres_page(questions, list(page.object_list), query)
     else:
