@@ -78,7 +78,7 @@ def _cache():
     return caches[CACHE_ALIAS]
 
 
-_tracked: dict[str, TrackedKey] = {}
+_tracked: dict[tuple[str, str], TrackedKey] = {}  # (Redis URL, the generation's full key)
 
 
 def _read_generation(cache) -> int | None:
@@ -89,10 +89,10 @@ def _read_generation(cache) -> int | None:
     """
     if not isinstance(cache, RedisCache):
         return cache.get(GENERATION_KEY)
-    location = cache._servers[0]
-    tracked = _tracked.get(location)
+    where = (cache._servers[0], cache.make_and_validate_key(GENERATION_KEY))
+    tracked = _tracked.get(where)
     if tracked is None:
-        tracked = _tracked[location] = TrackedKey(location, cache.make_and_validate_key(GENERATION_KEY))
+        tracked = _tracked[where] = TrackedKey(*where)
     value = tracked.get()
     return None if value is None else int(value)
 

@@ -5,13 +5,13 @@ largest cost of a cached page (~0.2 ms of ~0.5 ms). Redis's server-assisted clie
 (`CLIENT TRACKING`, Redis >= 6) removes it: after a GET on a tracking connection, Redis
 remembers that this client read the key, and when anything changes it (a write from any client,
 expiry, eviction, FLUSHDB) it sends an invalidation message to our subscriber connection. A
-read is then one `select()` of two sockets, with no round trip.
+read is then one `poll()` of two sockets, with no round trip.
 
 Why a reader never gets a stale value: Redis queues the invalidation inside the command that
 changes the key and writes it in the same event-loop turn as that command's reply. A writer
 that then makes one more round trip (`kb.page_cache` reads the key back after bumping it) gets
 its second answer only after that turn is over, so by the time it returns, the invalidation
-is in every tracking process's socket buffer, where the next `select()` sees it.
+is in every tracking process's socket buffer, where the next `poll()` sees it.
 
 Anything unexpected (a closed socket, data on the tracking connection, an error) throws both
 connections away; the next read connects afresh. And whatever the sockets say, the value is
@@ -42,13 +42,18 @@ class TrackedKey:
         self.key = key
         self.max_age_s = max_age_s
         # RESP2: invalidations arrive as pub/sub messages on a second connection (REDIRECT),
-        # so the connection that reads the key only ever carries our own replies.
-        self._pool = redis.ConnectionPool.from_url(url, protocol=2, socket_timeout=socket_timeout)
+        # so the connection that reads the key only ever carries our own replies. The two
+        # connections are made directly, not taken from a pool: a pool counts every connection
+        # it makes against max_connections and, as these are never given back, it would refuse
+        # to make more after ~50 reconnects (a Redis restart or a killed client each costs 2).
+        pool = redis.ConnectionPool.from_url(url, protocol=2, socket_timeout=socket_timeout)
+        self._connection_class, self._connection_kwargs = pool.connection_class, pool.connection_kwargs
         self._lock = threading.Lock()
         self._pid = None
         self._reader = self._subscriber = None
         self.subscriber_id = None
-        self._sockets: list = []
+        self._poller = None  # poll(), not select(): a process may hold file descriptors >= 1024
+        self._reader_fd = -1
         self._value = _UNKNOWN
         self._read_at = 0.0
         self.tracking = True  # False where Redis refuses CLIENT TRACKING: a GET per read
@@ -75,7 +80,7 @@ class TrackedKey:
                 with contextlib.suppress(Exception):  # a broken socket: nothing else to do
                     connection.disconnect()
         self._reader = self._subscriber = None
-        self._sockets = []
+        self._poller, self._reader_fd = None, -1
         self._value = _UNKNOWN
 
     def _get(self) -> bytes | None:
@@ -84,9 +89,9 @@ class TrackedKey:
         if not self.tracking:
             self._reader.send_command("GET", self.key)
             return self._reader.read_response()
-        readable = select.select(self._sockets, (), (), 0)[0]
+        readable = {fd for fd, _ in self._poller.poll(0)}
         if readable:
-            if self._reader._sock in readable:
+            if self._reader_fd in readable:
                 raise redis.ConnectionError("unexpected data or EOF on the tracking connection")
             self._value = _UNKNOWN
             while self._subscriber.can_read(timeout=0):
@@ -102,9 +107,9 @@ class TrackedKey:
     def _connect(self) -> None:
         self._pid = os.getpid()
         self._value = _UNKNOWN
-        reader = self._reader = self._pool.make_connection()
+        reader = self._reader = self._connection_class(**self._connection_kwargs)
         reader.connect()
-        subscriber = self._subscriber = self._pool.make_connection()
+        subscriber = self._subscriber = self._connection_class(**self._connection_kwargs)
         subscriber.connect()
         try:
             subscriber.send_command("CLIENT", "ID")
@@ -121,4 +126,7 @@ class TrackedKey:
             self._subscriber = None
             return
         self.tracking = True
-        self._sockets = [reader._sock, subscriber._sock]
+        self._poller = select.poll()
+        for connection in (reader, subscriber):
+            self._poller.register(connection._sock, select.POLLIN)
+        self._reader_fd = reader._sock.fileno()

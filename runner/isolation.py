@@ -11,7 +11,7 @@ import logging
 
 from django.conf import settings
 
-from .engine.isolation import isolation_missing, probe_isolation
+from .engine.isolation import CORE_LAYERS, isolation_missing, probe_isolation
 
 logger = logging.getLogger(__name__)
 
@@ -44,5 +44,14 @@ def worker_isolation_check() -> dict:
 
 
 def run_isolated(sandbox_facts: dict) -> bool:
-    """Did a finished run's cells run isolated? (Its provenance must not claim so otherwise.)"""
-    return bool(sandbox_facts) and not isolation_missing(sandbox_facts)
+    """Did a finished run's cells run isolated (own namespaces, an unprivileged uid)? The page
+    must not call a run sandboxed otherwise ("Verified without sandbox isolation")."""
+    return bool(sandbox_facts) and not isolation_missing(sandbox_facts, required=CORE_LAYERS)
+
+
+def run_layers_missing(sandbox_facts: dict) -> list[str]:
+    """The other required layers an isolated run lacked (a worker before the fresh root worked in
+    containers, say): the page then says "in a partial sandbox" and names them."""
+    if not run_isolated(sandbox_facts):
+        return []
+    return [layer.split(" (")[0] for layer in isolation_missing(sandbox_facts)]

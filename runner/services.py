@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from django.utils import timezone
 from .engine.fingerprint import environment_fingerprint, execution_key
 from .engine.specs import cells_from_json, queue_for
 from .figures import run_check_summary
-from .isolation import run_isolated
+from .isolation import run_isolated, run_layers_missing
 from .models import (
     FINISHED,
     OK_CELL_STATUSES,
@@ -271,12 +272,17 @@ def run_fail(*, run_id: int, detail: str) -> None:
         )
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _storable(text: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL: a NUL a cell printed is shown as U+FFFD (issue 8).
+    """PostgreSQL text cannot hold NUL, nor a lone surrogate (a cell's exception message or
+    figure title may carry one through the child's JSON report): each is stored and shown as
+    U+FFFD (issue 8).
 
     The engine compares the raw output first, so the cell's status is unaffected; the stored
-    text only replaces the one character the database refuses."""
-    return text.replace("\x00", "\ufffd") if text else text
+    text only replaces the characters the database refuses."""
+    return _UNSTORABLE.sub("\ufffd", text) if text else text
 
 
 def _store_figure(cell: RunCell, position: int, png: bytes, title: str = "") -> None:
@@ -427,6 +433,7 @@ def run_provenance(*, run: Run) -> dict:
         "duration_s": run.duration_s,
         "sandbox": run.sandbox,
         "isolated": run_isolated(run.sandbox or {}),
+        "layers_missing": run_layers_missing(run.sandbox or {}),
         "detail": run.detail,
         **run_check_summary(run=run),  # issue 12: "reproduced 2/2", "figures: k of n approved"
     }

@@ -27,6 +27,9 @@ REQUIRED_LAYERS = (
     "seccomp",
     "unprivileged user",
 )
+# Without these a cell is not isolated at all: it shares the worker's processes, network,
+# mounts or user. The rest of REQUIRED_LAYERS narrow what an isolated cell can see and call.
+CORE_LAYERS = REQUIRED_LAYERS[:5] + ("unprivileged user",)
 # Runs recorded before the sandbox reported layers: what their facts can still show.
 LEGACY_NAMESPACES = ("pid", "net", "mount", "ipc", "uts")
 
@@ -83,9 +86,9 @@ def _probe_in_child(uid: int) -> dict:
     return {"layers": layers, "errors": errors}
 
 
-def isolation_missing(facts: dict) -> list[str]:
-    """The required layers that a probe's report, or a finished run's facts, says are off,
-    each with the kernel's reason where one was given; empty when the cells are isolated."""
+def isolation_missing(facts: dict, *, required: tuple[str, ...] = REQUIRED_LAYERS) -> list[str]:
+    """The ``required`` layers that a probe's report, or a finished run's facts, says are off,
+    each with the kernel's reason where one was given; empty when the cells had them all."""
     layers = facts.get("layers")
     if layers is None:  # a run recorded before layers existed: namespaces and the cell uid
         namespaces = facts.get("namespaces") or {}
@@ -96,6 +99,6 @@ def isolation_missing(facts: dict) -> list[str]:
     errors = facts.get("errors") or {}
     return [
         f"{layer} ({errors[layer]})" if errors.get(layer) else layer
-        for layer in REQUIRED_LAYERS
+        for layer in required
         if not layers.get(layer)
     ]

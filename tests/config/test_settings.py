@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +93,22 @@ def test_the_gpu_lock_is_the_runtime_lock_with_the_cuda_build_of_torch():
     gpu_service = compose[compose.index("  worker-gpu:") : compose.index("  beat:")]
     assert "LOCK_FILE: requirements-gpu.lock" in gpu_service
     assert "TORCH_INDEX_URL: https://pypi.org/simple" in gpu_service
+
+
+def test_a_gpu_worker_without_a_cuda_device_refuses_to_start():
+    """deploy/worker (the compose services' command) on a machine with no usable CUDA device:
+    the gpu worker stops with the reason before it could take (and fail) device=cuda answers."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["deploy/worker", "gpu", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert "Refusing to start: this gpu worker sees no CUDA device" in done.stderr
+    assert "NVIDIA driver >= 580" in done.stderr
 
 
 def test_the_dockerfile_collectstatic_step_writes_the_manifest_production_needs(tmp_path):

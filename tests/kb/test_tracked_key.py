@@ -6,6 +6,7 @@ writes the way Django's cache does.
 """
 
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -80,6 +81,43 @@ def test_a_killed_connection_is_noticed_and_the_value_read_again(key):
     _write(writer, key, 3)
     assert reader.get() == b"3"
     reader.close()
+
+
+def test_reconnecting_any_number_of_times_keeps_working(key):
+    """Every reconnect makes two new connections; a pool would stop making them after its
+    max_connections (100 in redis-py), and the page cache would then be off for good."""
+    writer = redis.Redis.from_url(URL)
+    reader = TrackedKey(URL, key, max_age_s=3600)
+    for value in range(80):
+        _write(writer, key, value)
+        assert reader.get() == str(value).encode()
+        writer.execute_command("CLIENT", "KILL", "ID", reader.subscriber_id)
+    _write(writer, key, "last")
+    assert reader.get() == b"last"
+    reader.close()
+
+
+def test_file_descriptors_above_1024_are_watched_too(key):
+    """select() cannot watch a descriptor >= 1024; a process holding many files must still
+    notice a change without asking Redis every time."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this process may open only {hard} files")
+    if soft != resource.RLIM_INFINITY and soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    writer = redis.Redis.from_url(URL)
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        reader = TrackedKey(URL, key, max_age_s=3600)
+        _write(writer, key, 1)
+        assert reader.get() == b"1"
+        assert reader._reader._sock.fileno() >= 1024
+        _write(writer, key, 2)
+        assert reader.get() == b"2"
+        reader.close()
+    finally:
+        for fd in held:
+            os.close(fd)
 
 
 def test_the_value_is_read_again_after_max_age_whatever_the_sockets_say(key):

@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from runner.engine.isolation import REQUIRED_LAYERS, isolation_missing, probe_isolation
-from runner.isolation import run_isolated
+from runner.isolation import run_isolated, run_layers_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
@@ -89,13 +89,18 @@ def test_run_isolation_from_its_sandbox_facts():
 ALL_LAYERS = {layer: True for layer in REQUIRED_LAYERS}
 
 
-def test_a_run_without_its_fresh_root_or_seccomp_is_not_called_isolated():
+def test_a_run_without_a_namespace_or_as_root_is_not_isolated_and_one_without_the_fresh_root_is_partly():
     # A run's facts as the cell runner reports them (runner.engine.child.layers_of).
     assert run_isolated({**ISOLATED, "layers": ALL_LAYERS})
-    for layer in ("fresh root", "seccomp", "private /tmp", "unprivileged user"):
+    assert run_layers_missing({**ISOLATED, "layers": ALL_LAYERS}) == []
+    for layer in ("net namespace", "pid namespace", "unprivileged user"):
         facts = {**ISOLATED, "layers": {**ALL_LAYERS, layer: False}}
         assert not run_isolated(facts), layer
         assert isolation_missing(facts) == [layer]
+    for layer in ("fresh root", "seccomp", "private /tmp"):
+        facts = {**ISOLATED, "layers": {**ALL_LAYERS, layer: False}}
+        assert run_isolated(facts) and run_layers_missing(facts) == [layer], layer
+        assert isolation_missing(facts) == [layer]  # what a production worker refuses to start on
 
 
 def test_the_probe_says_why_a_layer_is_off():
@@ -119,6 +124,7 @@ def _badge(sandbox: dict) -> str:
         "duration_s": 1.0,
         "sandbox": sandbox,
         "isolated": run_isolated(sandbox),
+        "layers_missing": run_layers_missing(sandbox),
     }
     return render_to_string(
         "answers/provenance.html", {"provenance": provenance, "run_status": "verified", "cell_count": 1}
@@ -135,3 +141,13 @@ def test_the_badge_never_calls_an_unisolated_run_sandboxed():
     isolated = _badge(ISOLATED)
     assert "without sandbox isolation" not in isolated and "unisolated" not in isolated
     assert "net namespace on" in isolated
+    assert "partial" not in _badge({**ISOLATED, "layers": ALL_LAYERS})
+
+
+def test_the_badge_names_what_a_partly_isolated_run_lacked():
+    # A container run before the worker's seccomp profile allowed pivot_root.
+    partly = _badge({**ISOLATED, "layers": {**ALL_LAYERS, "fresh root": False}})
+    assert "without sandbox isolation" not in partly
+    assert '<strong class="provenance__unisolated">in a partial sandbox</strong> (no fresh root)' in partly
+    assert "partial: own namespaces and an unprivileged user, but no fresh root" in partly
+    assert "fresh root unavailable" in partly

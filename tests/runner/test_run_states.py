@@ -130,6 +130,19 @@ def test_a_nul_byte_a_cell_prints_is_stored_as_a_replacement_character(fresh_ser
     assert (cell.status, cell.output, cell.stderr) == ("ran", "a\ufffdb\n", "c\ufffd")
 
 
+def test_a_lone_surrogate_in_what_a_cell_reports_is_stored_as_a_replacement_character(fresh_server):
+    """An exception message (or a figure title) may hold a lone surrogate, which JSON carries
+    but PostgreSQL's UTF-8 cannot: the cell's error is stored, not the whole run failed."""
+    from runner.services import run_execute
+
+    cells = [{**CELLS[0], "code": "raise ValueError('bad \\ud800 text')"}]
+    run = Run.objects.create(key="k", cells=cells, status=RunStatus.RUNNING, worker="w@host", attempts=1)
+    run = run_execute(run=run, server=fresh_server)
+    cell = run.results.get()
+    assert "could not complete or store" not in run.detail, run.detail
+    assert cell.status == "error" and "ValueError: bad \ufffd text" in cell.error, cell.error
+
+
 def test_cell_statuses_have_one_source_of_truth():
     from runner.engine.protocol import CellStatus as EngineCellStatus
     from runner.models import CellStatus
