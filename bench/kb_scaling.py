@@ -39,6 +39,9 @@ PAGES = {
     "article": "/questions/synthetic-0/",
     "tag page": "/tags/cnn/",
     "/": "/",
+    "/questions/ (question index)": "/questions/",
+    "/questions/?sort=title&tag=cnn": "/questions/?sort=title&tag=cnn",
+    "/tags/ (tag index)": "/tags/",
     "/feed/": "/feed/",
 }
 

@@ -85,12 +85,14 @@ def question_index(*, sort: str = "newest", tag: Tag | None = None) -> QuerySet:
     return questions.filter(tags=tag) if tag is not None else questions
 
 
-def tags_with_counts() -> QuerySet:
-    """Every tag that at least one published question carries, with how many do."""
+def tags_with_counts(*, with_published_total: bool = False) -> QuerySet:
+    """Every tag that at least one published question carries, with how many do; and, asked
+    for, on every row the number of published questions in all (one subquery, evaluated once),
+    so the question index needs no count query of its own."""
     published = Q(questions__status=Question.Status.PUBLISHED)
-    return (
-        Tag.objects.annotate(question_count=Count("questions", filter=published))
-        .filter(question_count__gt=0)
-        .order_by("name")
-    )
+    tags = Tag.objects.annotate(question_count=Count("questions", filter=published))
+    if with_published_total:
+        total = Question.objects.published().order_by().values("status").annotate(n=Count("pk")).values("n")
+        tags = tags.annotate(published_total=Subquery(total))
+    return tags.filter(question_count__gt=0).order_by("name")
 

@@ -26,10 +26,12 @@ def question_index(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "newest")
     if sort not in selectors.QUESTION_SORTS:
         sort = "newest"
-    tags = selectors.tags_with_counts()
+    tags = list(selectors.tags_with_counts(with_published_total=True))
     tag = next((t for t in tags if t.slug == request.GET.get("tag")), None)
-    questions = selectors.question_index(sort=sort, tag=tag)
-    page = Paginator(questions, PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(selectors.question_index(sort=sort, tag=tag), PAGE_SIZE)
+    if tags:  # the count is known already: no COUNT query (3 queries on a miss, not 4)
+        paginator.count = tag.question_count if tag else tags[0].published_total
+    page = paginator.get_page(request.GET.get("page"))
     context = {"page": page, "sort": sort, "tag": tag, "tags": tags}
     return render(request, "kb/question_index.html", context)
 

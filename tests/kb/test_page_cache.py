@@ -35,7 +35,11 @@ def _without_tokens(html: str) -> str:
     return TOKEN.sub('name="csrfmiddlewaretoken" value="…"', html)
 
 
-@pytest.mark.parametrize("path", [ARTICLE, "/", "/tags/cnn/", "/feed/", "/sitemap.xml", "/?page=1"])
+@pytest.mark.parametrize(
+    "path",
+    [ARTICLE, "/", "/tags/cnn/", "/feed/", "/sitemap.xml", "/?page=1"]
+    + ["/questions/", "/questions/?tag=cnn&sort=title", "/tags/"],
+)
 def test_pages_cost_no_query_from_the_cache_and_at_most_three_otherwise(
     flagship, make_question, path, django_assert_max_num_queries, django_assert_num_queries
 ):
@@ -47,6 +51,18 @@ def test_pages_cost_no_query_from_the_cache_and_at_most_three_otherwise(
         second = client.get(path)
     assert first.status_code == second.status_code == 200
     assert _without_tokens(first.content.decode()) == _without_tokens(second.content.decode())
+
+
+def test_the_question_index_counts_what_it_lists_without_a_count_query(flagship, make_question):
+    make_question(title="Pooling and strides", tags=("cnn",))
+    make_question(title="Attention", tags=("transformers",))
+    make_question(title="Unpublished draft", tags=("cnn",), published=False)
+    everything = Client().get("/questions/").content.decode()
+    assert "3 questions, newest first." in everything
+    tagged = Client().get("/questions/?tag=cnn&sort=title").content.decode()
+    flagship_tags_cnn = "cnn" in [tag.slug for tag in flagship.tags.all()]
+    assert f"{1 + flagship_tags_cnn} question" in tagged and "tagged “cnn”, by title." in tagged
+    assert "Unpublished draft" not in everything + tagged
 
 
 def test_search_stays_live_in_three_queries_whatever_the_number_of_results(
