@@ -338,6 +338,16 @@ def redis_flush_bench_db() -> None:
     redis.Redis.from_url(BENCH_REDIS).flushdb()
 
 
+def fresh_database(env: dict[str, str]) -> None:
+    """An empty Redis db and a new, migrated DB_NAME with the static files collected (the
+    in-process benches' set-up; the throughput run below takes the same steps with its log)."""
+    redis_flush_bench_db()
+    admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    admin_sql(f'CREATE DATABASE "{DB_NAME}"')
+    manage(env, "migrate", "--noinput", "-v", "0")
+    manage(env, "collectstatic", "--noinput", "-v", "0")
+
+
 class CeleryWorker:
     """One CPU worker, as bin/run starts it, so the article's cells run and the answer is
     published the way production publishes it (only a verified answer is shown to readers)."""

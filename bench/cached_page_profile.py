@@ -70,11 +70,7 @@ def main() -> None:
     env = shared.bench_env(tmp)
     env["DATABASE_URL"] = f"{shared.PG_SERVER}/{DB_NAME}"
     try:
-        shared.redis_flush_bench_db()
-        shared.admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        shared.admin_sql(f'CREATE DATABASE "{DB_NAME}"')
-        shared.manage(env, "migrate", "--noinput", "-v", "0")
-        shared.manage(env, "collectstatic", "--noinput", "-v", "0")
+        shared.fresh_database(env)
         shared.manage(env, "import_articles", "content/")
         if not shared.article_published(env):
             shared.verify_article(env, tmp, 600)

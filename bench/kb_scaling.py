@@ -81,11 +81,7 @@ def main() -> None:
         f"kb scaling (issue 9): {os.getloadavg()[0]:.2f} load average at the start, nproc {os.cpu_count()}"
     )
     try:
-        shared.redis_flush_bench_db()
-        shared.admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        shared.admin_sql(f'CREATE DATABASE "{DB_NAME}"')
-        shared.manage(env, "migrate", "--noinput", "-v", "0")
-        shared.manage(env, "collectstatic", "--noinput", "-v", "0")
+        shared.fresh_database(env)
         os.environ.update(env)
         import django
 

@@ -54,4 +54,4 @@ def run_layers_missing(sandbox_facts: dict) -> list[str]:
     containers, say): the page then says "in a partial sandbox" and names them."""
     if not run_isolated(sandbox_facts):
         return []
-    return [layer.split(" (")[0] for layer in isolation_missing(sandbox_facts)]
+    return isolation_missing(sandbox_facts)
