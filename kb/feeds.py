@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
 from . import selectors
@@ -17,8 +18,19 @@ class PlainTextSummaryAtomFeed(Atom1Feed):
 
 
 class LatestQuestionsFeed(Feed):
+    """Every link is absolute on SITE_URL: Django prefixes a relative one with the request's
+    Host, which would put another origin into feed readers and the page cache (issue 21 item 9)."""
+
     feed_type = PlainTextSummaryAtomFeed
-    link = "/"
+
+    def link(self):
+        return f"{settings.SITE_URL}/"
+
+    def feed_url(self):
+        return f"{settings.SITE_URL}{reverse('kb:feed')}"
+
+    def item_link(self, item):
+        return f"{settings.SITE_URL}{item.get_absolute_url()}"
 
     def title(self):
         return f"{settings.SITE_NAME}: latest questions"

@@ -5,8 +5,14 @@ instance, a `reverse()` and ~10 template nodes per URL, then `{% spaceless %}` o
 page) took ~0.8 s for a page-cache miss, which every publish causes (issue 9). Here the items
 are (slug, lastmod) rows, each URL is one f-string, and `get_urls` returns the page's XML as
 one safe string that kb/sitemap.xml prints: the bytes are those of Django's template.
+
+Every <loc> starts with SITE_URL, never the request's Host (issue 21 item 9): Django's view
+would build the origin from `get_current_site(request)`, so a request with another Host that
+ALLOWED_HOSTS lets through (or a proxy that forwards it) would publish, and cache, a sitemap
+pointing search engines at that origin.
 """
 
+from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +40,7 @@ class _FastSitemap(Sitemap):
         return self._fetched_items
 
     def get_urls(self, page=1, site=None, protocol=None):
-        prefix = f"{self.get_protocol(protocol)}://{self.get_domain(site)}"
+        prefix = settings.SITE_URL  # not site/protocol: those come from the request
         path = reverse(self.url_name, args=[_SLUG])
         tail = f"<changefreq>{self.changefreq}</changefreq><priority>{self.priority}</priority></url>"
         parts, latest, every_lastmod = [], None, True
