@@ -1,5 +1,17 @@
+r"""`manage.py verify_markdown`: the text report escapes control characters (issue 21 item 10).
+
+A cell's output and traceback are the cell's bytes: printed raw, `\x1b]0;...\x07` retitles the
+author's window, `\x1b]52;c;...\x07` writes their clipboard, `\x1b[2J` clears the screen and
+`\r` overwrites a line to hide what came before it. Every piece of text the file or its run
+supplies is escaped, whether or not stdout is a terminal: a report piped to `tee`, `less -R`
+or a CI log reaches a terminal later, and one rule is easier to trust than two. Only our own
+colours (Django's style, on a terminal only) stay live. `--json` needs nothing more:
+`json.dumps` writes every control character, and every non-ASCII one, as a `\u` escape.
+"""
+
 import contextlib
 import json
+import re
 
 from django.core.management.base import BaseCommand
 
@@ -33,7 +45,7 @@ class Command(BaseCommand):
                 stack.enter_context(second)
             for path in files:
                 if not as_json:
-                    self.stdout.write(f"{path}")
+                    self.stdout.write(printable(path))
                 on_result = None if as_json else self._print_cell
                 reports.append(
                     verify_markdown_file(path, server=server, on_result=on_result, second_server=second)
@@ -56,16 +68,33 @@ class Command(BaseCommand):
         if result.status == "mismatch":
             from runner.engine.compare import diff
 
-            self.stdout.write(_indent(diff(result.expected or "", result.output)))
+            # Escaped before the diff splits lines, so a "\r" shows as one rather than a break.
+            self.stdout.write(_indent(diff(printable(result.expected or ""), printable(result.output))))
         if result.error and result.status not in ("passed", "skipped", "ran"):
-            self.stdout.write(_indent(result.error.rstrip()))
+            self.stdout.write(_indent(printable(result.error.rstrip())))
 
     def _print_file(self, report):
         for error in report.errors:
-            self.stdout.write(self.style.ERROR(f"  authoring error: line {error.line}: {error.message}"))
+            message = printable(error.message)
+            self.stdout.write(self.style.ERROR(f"  authoring error: line {error.line}: {message}"))
         style = self.style.SUCCESS if report.status == VERIFIED else self.style.ERROR
         self.stdout.write(f"  => {style(report.status)}")
 
 
 def _indent(text: str) -> str:
     return "\n".join("      " + line for line in text.splitlines())
+
+
+# C0 controls but \n and \t, DEL, C1 controls (U+009B is CSI to some terminals) and the bidi
+# overrides that make shown text differ from what is there ("Trojan Source").
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\r": "\\r"}
+
+
+def printable(text: str) -> str:
+    """`text` with each unsafe character written as Python would escape it (`\\x1b`, `\\r`)."""
+    return _UNSAFE.sub(lambda m: _NAMED.get(m[0]) or _escape(ord(m[0])), text)
+
+
+def _escape(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
