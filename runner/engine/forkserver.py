@@ -223,6 +223,7 @@ class ForkServer:
             PYTHONHASHSEED=str(self.hash_seed),
             MPLBACKEND="Agg",
             PYTHONDONTWRITEBYTECODE="1",
+            KB_FORKSERVER_PARENT=str(os.getpid()),  # serve() dies with this process (issue 21)
         )
         self.process = subprocess.Popen(
             [self.python, "-m", "runner.engine.forkserver"],
@@ -328,7 +329,20 @@ def _preload() -> None:
     gc.freeze()  # children need not scan the preloaded objects (fewer copy-on-write faults)
 
 
+def _die_with_parent() -> None:
+    """Never outlive the pool process that started this server (issue 21: a pool process
+    killed during the preload left its servers importing torch, unowned). Set first, before
+    the slow preload; the kernel ties it to the parent *thread* that spawned us, so runner.pool
+    spawns from threads that live as long as their process."""
+    from runner.engine import sandbox
+
+    sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if str(os.getppid()) != os.environ.get("KB_FORKSERVER_PARENT", str(os.getppid())):
+        os._exit(1)  # the parent died before the signal was set
+
+
 def serve() -> None:
+    _die_with_parent()
     proto_out = os.dup(1)
     os.dup2(2, 1)  # anything printed by accident goes to stderr, never into the protocol
     proto_in = 0
