@@ -32,6 +32,9 @@ urlpatterns = [
     path("", include("kb.urls")),
 ]
 
+# A database outage is a 503 with Retry-After, not a 500 (issue 21 item 7).
+handler500 = "config.errors.server_error"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 
