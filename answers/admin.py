@@ -121,6 +121,8 @@ class VerificationFilter(admin.SimpleListFilter):
         return [
             ("verified", "Verified"),
             ("failed", "Failed"),
+            # Issue 21: the infrastructure failed the run, not the answer (never "stopped passing").
+            ("fault", "Infrastructure fault"),
             ("pending", "Queued or running"),
             ("stopped_passing", "Stopped passing"),
             ("unpublished_changes", "Newer revision not shown"),
@@ -128,7 +130,7 @@ class VerificationFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value in ("verified", "failed"):
+        if value in ("verified", "failed", "fault"):
             return queryset.filter(answer__run__status=value)
         if value == "pending":
             return queryset.filter(answer__run__status__in=["queued", "running", "waiting_gpu"])

@@ -149,7 +149,9 @@ def answer_refresh(*, answer: Answer) -> None:
     answer.rendered_html, answer.toc_html = rendered.html, rendered.toc_html
     answer.save(update_fields=["rendered_html", "toc_html"])
     run = answer.run
-    if run is not None and run.is_finished and run.status != "verified" and _republishing(answer):
+    # Only a run that failed on its cells: an infrastructure fault ("fault", issue 21) says
+    # nothing about the answer, so it never counts as the answer having stopped passing.
+    if run is not None and run.status == "failed" and _republishing(answer):
         answer.stopped_passing_at = answer.stopped_passing_at or timezone.now()
         answer.save(update_fields=["stopped_passing_at"])
         transaction.on_commit(lambda: _notify_stopped_passing(answer.pk))

@@ -297,7 +297,15 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# - a broker blip must not kill the sandboxes that are running (issue 21 item 6): a run's
+#   results go to the database, not the broker, so it finishes and stores them; its late ack
+#   is lost with the connection, and the message that Redis gives back after the visibility
+#   timeout finds the run finished and does nothing (runner.services.run_start).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# - a pool process reports up before its fork servers are ready (runner.pool.warm_start), but on
+#   a loaded machine even that start can take seconds: Celery's 4 s default killed pool starts
+#   in a loop (issue 21). Measured here: one fork server takes ~3.7 s to its hello, two ~7 s.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = float(env("CELERY_WORKER_PROC_ALIVE_TIMEOUT", "60"))
 # --- Runner liveness and the stale-run sweep (issue 8, items 2 and 9) ---------------------------
 # Workers beat every RUNNER_HEARTBEAT_INTERVAL_S and count as live for RUNNER_WORKER_LIVE_WINDOW_S
 # after a beat; the sweep (every RUNNER_REQUEUE_INTERVAL_S on beat) re-sends runs stuck for

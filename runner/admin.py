@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.utils.text import Truncator
 
-from .models import Run, RunCell, Worker
+from .models import Run, RunCell, RunStatus, Worker
 
 
 class RunCellInline(admin.TabularInline):
@@ -24,6 +25,7 @@ class RunAdmin(admin.ModelAdmin):
         "cell_count",
         "worker",
         "attempts",
+        "infrastructure_fault",
         "requested_at",
         "finished_at",
     ]
@@ -34,6 +36,15 @@ class RunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="Infrastructure fault")
+    def infrastructure_fault(self, run: Run) -> str:
+        """Issue 21: a run the infrastructure failed (or that recovered from a fault) reads so,
+        apart from a run whose cells failed."""
+        if not run.fault:
+            return ""
+        prefix = "Gave up: " if run.status == RunStatus.FAULT else "Retried after: "
+        return prefix + Truncator(run.fault).chars(120)
 
 
 @admin.register(Worker)

@@ -89,23 +89,28 @@ def _checked(run: Run, first, second):
 
 def run_execute_checked(*, run: Run, server, second_server=None) -> Run:
     """Run the cells (twice when the run asks for it and a second server is given)."""
-    from .services import run_finish, run_record_cell
+    from . import faults
+    from .services import run_finish, run_record_store
 
     twice = run.twice and second_server is not None
     pairs = TwiceRun(server, second_server, run.cells) if twice else _single(server.run_answer(run.cells))
     with pairs:
         for first, second in pairs:
+            faults.check_result(first)  # a fork server that died is no result (issue 21)
+            faults.check_result(second)
             result, checks = _checked(run, first, second)
-            run_record_cell(run=run, result=result, checks=checks)
+            run_record_store(run=run, result=result, checks=checks)
     info = pairs.info
     sandbox = dict(info.sandbox) if info else {}
     if twice:
         sandbox["runs"] = 2
-    return run_finish(
-        run=run,
-        fingerprint=environment_fingerprint(),
-        sandbox=sandbox,
-        detail=info.detail if info else "",
+    return faults.retrying_db(
+        lambda _retry: run_finish(
+            run=run,
+            fingerprint=environment_fingerprint(),
+            sandbox=sandbox,
+            detail=info.detail if info else "",
+        )
     )
 
 

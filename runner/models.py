@@ -17,9 +17,12 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     VERIFIED = "verified", "Verified"
     FAILED = "failed", "Failed"
+    # Issue 21: the infrastructure failed it (database, storage, fork server) on every attempt;
+    # nothing is known of its cells, so it is not a failure of the answer.
+    FAULT = "fault", "Infrastructure fault"
 
 
-FINISHED = (RunStatus.VERIFIED, RunStatus.FAILED)
+FINISHED = (RunStatus.VERIFIED, RunStatus.FAILED, RunStatus.FAULT)
 
 
 class Run(models.Model):
@@ -44,6 +47,13 @@ class Run(models.Model):
     fingerprint = models.JSONField(default=dict, blank=True)
     sandbox = models.JSONField(default=dict, blank=True)
     detail = models.TextField(blank=True)
+    # The last infrastructure fault that ended an attempt (issue 21), kept when a later attempt
+    # succeeds, so staff can see the run was retried and why.
+    # A database default too: web or worker processes of the previous release insert runs
+    # without this column while the migration applies (docs/deploy.md, Upgrading).
+    fault = models.TextField(
+        blank=True, default="", db_default="", help_text="The last infrastructure fault that ended an attempt"
+    )
 
     class Meta:
         ordering = ["-requested_at"]

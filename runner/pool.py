@@ -22,16 +22,56 @@ logger = logging.getLogger(__name__)
 WORKER_INSTANCE = uuid.uuid4().hex
 
 _server: ForkServer | None = None
+_second: ForkServer | None = None
 _server_lock = threading.Lock()
+
+
+def _running(server: ForkServer | None, **options) -> ForkServer:
+    """`server` if it is alive, else a new one. Each server dies with the thread that spawned it
+    (PR_SET_PDEATHSIG is per thread), so only long-lived threads call this: the task's (the
+    pool process's main thread) and the warm-up thread, which never ends (warm_start)."""
+    if server is not None and server.process is not None and server.process.poll() is None:
+        return server
+    if server is not None:
+        server.close()
+    return ForkServer.start(sandbox_uid=sandbox_uid(), data_dirs=settings.RUNNER_SANDBOX_DATA_DIRS, **options)
 
 
 def fork_server() -> ForkServer:
     """This process's fork server, started on first use (and again if it died)."""
     global _server
     with _server_lock:
-        if _server is None:
-            _server = ForkServer.start(sandbox_uid=sandbox_uid(), data_dirs=settings.RUNNER_SANDBOX_DATA_DIRS)
+        _server = _running(_server)
         return _server
+
+
+def second_fork_server() -> ForkServer:
+    """The server of a new revision's second, independent run (issue 12); started here, not by
+    the run's own thread, which ends with the run and would take the server with it."""
+    global _second
+    with _server_lock:
+        _second = _running(_second, hash_seed=SECOND_HASH_SEED)
+        return _second
+
+
+def warm_start() -> None:
+    """Start both fork servers in the background, so the pool process reports up at once.
+
+    Importing torch takes ~3.7 s per server here (7 s for two), above Celery's 4 s
+    worker_proc_alive_timeout: started in worker_process_init, every pool start timed out and
+    was killed, over and over (issue 21 item 6). A first job that arrives meanwhile waits on
+    the lock for the server being started. The thread then stays, so the servers it spawned
+    keep their parent thread (see _running)."""
+
+    def warm() -> None:
+        try:
+            fork_server()
+            second_fork_server()
+        except Exception:  # the first job starts them again, and reports why if it cannot
+            logger.exception("could not start the fork servers ahead of the first job")
+        threading.Event().wait()
+
+    threading.Thread(target=warm, name="kb-fork-servers", daemon=True).start()
 
 
 def sandbox_uid() -> int:
@@ -40,21 +80,6 @@ def sandbox_uid() -> int:
     from celery.utils.log import current_process_index
 
     return settings.RUNNER_SANDBOX_UID_BASE + (current_process_index(base=0) or 0)
-
-
-_second: ForkServer | None = None
-
-
-def second_fork_server() -> ForkServer:
-    global _second
-    with _server_lock:
-        if _second is None:
-            _second = ForkServer.start(
-                sandbox_uid=sandbox_uid(),
-                data_dirs=settings.RUNNER_SANDBOX_DATA_DIRS,
-                hash_seed=SECOND_HASH_SEED,
-            )
-        return _second
 
 
 def fork_server_stop() -> None:

@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import faults
 from .engine.fingerprint import environment_fingerprint, execution_key
 from .engine.specs import cells_from_json, queue_for
 from .figures import run_check_summary
@@ -76,11 +77,18 @@ def pool_fingerprint(*, queue: str) -> dict:
     return fingerprint
 
 
-def _enqueue(run_id: int, queue: str) -> None:
+class Superseded(Exception):
+    """This attempt no longer holds its run (a later attempt took it over, or it ended): its
+    writes are refused, so a run never gets a second set of results (issue 21 item 8)."""
+
+
+def _enqueue(run_id: int, queue: str, attempt: int) -> None:
     from .tasks import execute_run
 
     try:
-        execute_run.apply_async((run_id,), queue=queue)
+        # `attempt`: the attempts the run has now; a message that comes back after a later
+        # attempt claimed the run (Redis's visibility timeout) is then recognisably stale.
+        execute_run.apply_async((run_id,), {"attempt": attempt}, queue=queue)
     except Exception:  # broker down: the run stays queued and run_requeue_stale sends it later
         logger.exception("Could not queue run %s; it stays queued for the sweep", run_id)
         return
@@ -115,7 +123,7 @@ def run_request(*, cells: list[dict], force: bool = False, twice: bool = False) 
         twice=twice,
         status=RunStatus.WAITING_GPU if waiting_gpu else RunStatus.QUEUED,
     )
-    transaction.on_commit(lambda: _enqueue(run.pk, queue))
+    transaction.on_commit(lambda: _enqueue(run.pk, queue, 0))
     return run
 
 
@@ -132,10 +140,14 @@ def _requeue_orphan(run: Run) -> bool:
     sweeps (or a sweep and a restarted worker) racing for the same run send it only once."""
     with transaction.atomic():
         taken = Run.objects.filter(
-            pk=run.pk, status=RunStatus.RUNNING, worker=run.worker, worker_instance=run.worker_instance
+            pk=run.pk,
+            status=RunStatus.RUNNING,
+            worker=run.worker,
+            worker_instance=run.worker_instance,
+            attempts=run.attempts,
         ).update(status=RunStatus.QUEUED, queued_at=None)
         if taken:
-            transaction.on_commit(lambda: _enqueue(run.pk, run.queue))
+            transaction.on_commit(lambda: _enqueue(run.pk, run.queue, run.attempts))
     return bool(taken)
 
 
@@ -155,10 +167,10 @@ def run_requeue_stale(*, older_than: timedelta | None = None) -> int:
             status__in=[RunStatus.QUEUED, RunStatus.WAITING_GPU],
             queued_at__isnull=True,
             requested_at__lt=cutoff,
-        ).only("pk", "queue")
+        ).only("pk", "queue", "attempts")
     )
     for run in never_sent:
-        _enqueue(run.pk, run.queue)
+        _enqueue(run.pk, run.queue, run.attempts)
     # Past the task's hard time limit nothing can still be running it, even on a live worker
     # (e.g. one whose database went away while it ended the run).
     overdue = timezone.now() - timedelta(seconds=settings.RUNNER_RUN_DEADLINE_S)
@@ -177,42 +189,53 @@ def run_requeue_orphans_of(*, worker: str, instance: str) -> int:
     return sum(_requeue_orphan(run) for run in orphaned)
 
 
-def _claim_queued(*, run_id: int, worker: str, instance: str) -> Run | None:
+def _claim_queued(*, run_id: int, worker: str, instance: str, attempts: int | None) -> Run | None:
     """UPDATE … RETURNING: claim and load the run at once (PostgreSQL; SQLite >= 3.35)."""
     table = connection.ops.quote_name(Run._meta.db_table)
     started_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = [RunStatus.RUNNING, worker, instance, started_at, run_id]
+    params += [RunStatus.QUEUED, RunStatus.WAITING_GPU]
+    same_attempt = ""
+    if attempts is not None:
+        same_attempt, params = " AND attempts = %s", [*params, attempts]
     rows = list(
         Run.objects.raw(
             f"UPDATE {table} SET status = %s, worker = %s, worker_instance = %s, started_at = %s, "  # noqa: S608 (table name from the model; values are parameters)
-            "attempts = attempts + 1 WHERE id = %s AND status IN (%s, %s) RETURNING *",
-            [
-                RunStatus.RUNNING,
-                worker,
-                instance,
-                started_at,
-                run_id,
-                RunStatus.QUEUED,
-                RunStatus.WAITING_GPU,
-            ],
+            f"attempts = attempts + 1 WHERE id = %s AND status IN (%s, %s){same_attempt} RETURNING *",
+            params,
         )
     )
     return rows[0] if rows else None
 
 
-def run_start(*, run_id: int, worker: str, instance: str = "", redelivered: bool = False) -> Run | None:
+def run_start(
+    *,
+    run_id: int,
+    worker: str,
+    instance: str = "",
+    redelivered: bool = False,
+    sent_at_attempt: int | None = None,
+) -> Run | None:
     """Claim a run for this attempt; None when there is nothing (left) to do.
 
     A redelivered job (its worker died before acknowledging it) takes the run over; any other
     second message for a run that a live worker is running is a duplicate and is dropped.
+    `sent_at_attempt` (the run's attempts when the message was sent; None: unknown) makes a
+    message that a later attempt has superseded a no-op, even when it comes back redelivered.
     """
     # The common case in one round trip: a queued run, claimed by the first job that arrives.
-    claimed = _claim_queued(run_id=run_id, worker=worker, instance=instance)
+    claimed = _claim_queued(run_id=run_id, worker=worker, instance=instance, attempts=sent_at_attempt)
     if claimed is not None:
         return claimed
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status in FINISHED:
             return None  # a redelivered job whose run already finished: nothing to do
+        # This message's own claim is attempt sent_at_attempt + 1; any other count means the
+        # run was queued again (a lost worker, a fault) and a newer message carries it now.
+        own = sent_at_attempt is None or run.attempts == sent_at_attempt + (run.status == RunStatus.RUNNING)
+        if not own:
+            return None
         # A duplicate message while a live worker start (this one included, in another pool
         # process) is on it; a start that stopped beating or restarted has lost it.
         held = run.status == RunStatus.RUNNING and _worker_is_live(run.worker, run.worker_instance)
@@ -295,8 +318,18 @@ def _store_figure(cell: RunCell, position: int, png: bytes, title: str = "") -> 
     figure.save()
 
 
-def run_record_cell(*, run: Run, result, checks: dict | None = None) -> RunCell:
-    """Store one cell's result as soon as it arrives; idempotent for a redelivered job."""
+def _hold(run: Run, **fields) -> None:
+    """Update the run only while this attempt still holds it (and lock the row till the commit);
+    Superseded otherwise."""
+    held = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempts=run.attempts).update(**fields)
+    if not held:
+        raise Superseded(f"run {run.pk} is no longer held by attempt {run.attempts}")
+
+
+def run_record_cell(*, run: Run, result, checks: dict | None = None, replace: bool = False) -> RunCell:
+    """Store one cell's result as soon as it arrives; idempotent for a redelivered job.
+
+    `replace`: the row may exist already (a retried write whose first try committed)."""
     fields = {
         "checks": checks or {},
         "line": result.line,
@@ -309,7 +342,8 @@ def run_record_cell(*, run: Run, result, checks: dict | None = None) -> RunCell:
         "peak_memory_bytes": result.peak_memory_bytes,
     }
     with transaction.atomic():
-        if run.attempts <= 1:
+        _hold(run, cells_done=result.index + 1)  # first: refused for a superseded attempt
+        if run.attempts <= 1 and not replace:
             # First attempt: no earlier row can exist, so one INSERT (the unique constraint
             # still guards against a second result for the cell).
             cell = RunCell.objects.create(run=run, index=result.index, **fields)
@@ -319,7 +353,6 @@ def run_record_cell(*, run: Run, result, checks: dict | None = None) -> RunCell:
         titles = result.figure_titles
         for position, png in enumerate(result.figures):
             _store_figure(cell, position, png, titles[position] if position < len(titles) else "")
-        Run.objects.filter(pk=run.pk).update(cells_done=result.index + 1)
     cell_finished.send(sender=Run, run=run, cell=cell)
     return cell
 
@@ -328,15 +361,43 @@ def run_record_cell(*, run: Run, result, checks: dict | None = None) -> RunCell:
 def run_finish(*, run: Run, fingerprint: dict, sandbox: dict, detail: str = "") -> Run:
     statuses = list(run.results.values_list("status", flat=True))
     verified = len(statuses) == len(run.cells) and all(s in OK_CELL_STATUSES for s in statuses)
-    run.status = RunStatus.VERIFIED if verified else RunStatus.FAILED
-    run.fingerprint = fingerprint
-    run.sandbox = sandbox
-    run.detail = detail
-    run.cells_done = len(statuses)
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "fingerprint", "sandbox", "detail", "cells_done", "finished_at"])
+    fields = {
+        "status": RunStatus.VERIFIED if verified else RunStatus.FAILED,
+        "fingerprint": fingerprint,
+        "sandbox": sandbox,
+        "detail": detail,
+        "cells_done": len(statuses),
+        "finished_at": timezone.now(),
+    }
+    _hold(run, **fields)
+    for name, value in fields.items():
+        setattr(run, name, value)
     run_finished.send(sender=Run, run=run)
     return run
+
+
+def run_requeue_after_fault(*, run: Run, fault: str) -> Run:
+    """An infrastructure fault ended this attempt (issue 21 item 7): queue the run again, as
+    for a lost worker, with this attempt's partial results dropped so the next attempt stores
+    one result per cell; after MAX_ATTEMPTS the run ends as `fault`, its cells unrecorded
+    (nothing is known of them), never as a failure of the answer."""
+    fault = fault[:2000]
+
+    def write(_retry: bool) -> Run:
+        with transaction.atomic():
+            if run.attempts >= MAX_ATTEMPTS:
+                _hold(run, status=RunStatus.FAULT, fault=fault, finished_at=timezone.now(), cells_done=0)
+                run.results.all().delete()
+                run.refresh_from_db()
+                run_finished.send(sender=Run, run=run)
+                return run
+            _hold(run, status=RunStatus.QUEUED, fault=fault, queued_at=None, cells_done=0)
+            run.results.all().delete()
+            transaction.on_commit(lambda: _enqueue(run.pk, run.queue, run.attempts))
+        run.refresh_from_db()
+        return run
+
+    return faults.retrying_db(write, budget_s=faults.DB_RETRY_BUDGET_S * 2)
 
 
 def worker_heartbeat(
@@ -367,15 +428,25 @@ def run_execute(*, run: Run, server, second_server=None) -> Run:
             return run_execute_checked(run=run, server=server, second_server=second_server)
         with server.run_answer(run.cells) as answer_run:
             for result in answer_run:
-                run_record_cell(run=run, result=result)
+                faults.check_result(result)
+                run_record_store(run=run, result=result)
         info = answer_run.info
-        return run_finish(
-            run=run,
-            fingerprint=environment_fingerprint(),
-            sandbox=info.sandbox if info else {},
-            detail=info.detail if info else "",
+        return faults.retrying_db(
+            lambda _retry: run_finish(
+                run=run,
+                fingerprint=environment_fingerprint(),
+                sandbox=info.sandbox if info else {},
+                detail=info.detail if info else "",
+            )
         )
+    except Superseded:
+        logger.warning("Run %s was taken over by a later attempt; this attempt stops", run.pk)
+        return run
     except Exception as exc:
+        fault = faults.describe(exc)
+        if fault is not None:
+            logger.exception("Run %s met an infrastructure fault; queueing it again", run.pk)
+            return _after_fault(run, fault)
         # Any failure to run, record or finish ends the run with a reason, never leaves it
         # running (issue 8 item 3); the traceback goes to the worker's log. If even that write
         # fails (the database is away), the sweep picks the run up after its deadline.
@@ -386,6 +457,25 @@ def run_execute(*, run: Run, server, second_server=None) -> Run:
             run.refresh_from_db()
         except Exception:
             logger.exception("Run %s could not be marked failed; the sweep will send it again", run.pk)
+        return run
+
+
+def run_record_store(*, run: Run, result, checks: dict | None = None) -> RunCell:
+    """run_record_cell, again on a new connection while the database is away (issue 21)."""
+    return faults.retrying_db(
+        lambda retry: run_record_cell(run=run, result=result, checks=checks, replace=retry)
+    )
+
+
+def _after_fault(run: Run, fault: str) -> Run:
+    try:
+        return run_requeue_after_fault(run=run, fault=fault)
+    except Superseded:
+        return run
+    except Exception:
+        # The database stayed away past every retry: the run is still `running`, and the sweep
+        # sends it again after its deadline (RUNNER_RUN_DEADLINE_S).
+        logger.exception("Run %s could not be queued again; the sweep will send it", run.pk)
         return run
 
 

@@ -7,6 +7,7 @@ an answer); the task's hard time limit is a backstop above that.
 import logging
 
 from celery import shared_task
+from celery.exceptions import Reject
 from celery.signals import (
     worker_init,
     worker_process_init,
@@ -18,7 +19,7 @@ from django.db import close_old_connections
 
 from config.observability import context as log_context
 
-from . import isolation, pool, services
+from . import faults, isolation, pool, services
 
 logger = logging.getLogger(__name__)
 
@@ -32,25 +33,35 @@ RUN_TIME_LIMIT_S = 600 + 60
     time_limit=RUN_TIME_LIMIT_S,
     ignore_result=True,
 )
-def execute_run(run_id: int) -> None:
+def execute_run(run_id: int, attempt: int | None = None) -> None:
+    """`attempt`: how many attempts the run had when this message was sent (None from a sender
+    of an earlier release), so a message that an attempt since has superseded does nothing."""
     # The worker keeps its database connection between jobs (CELERY_DB_REUSE_MAX in
     # config/celery.py); drop it here if it is broken or older than CONN_MAX_AGE.
     close_old_connections()
     token = log_context.run_id.set(str(run_id))  # every log line of this run carries its id
     try:
-        _execute_run(run_id)
+        _execute_run(run_id, attempt)
     finally:
         log_context.run_id.reset(token)
 
 
-def _execute_run(run_id: int) -> None:
+def _execute_run(run_id: int, attempt: int | None) -> None:
     request = execute_run.request
-    run = services.run_start(
-        run_id=run_id,
-        worker=request.hostname or "unknown",
-        instance=pool.WORKER_INSTANCE,
-        redelivered=bool((request.delivery_info or {}).get("redelivered")),
-    )
+    try:
+        run = faults.retrying_db(
+            lambda _retry: services.run_start(
+                run_id=run_id,
+                worker=request.hostname or "unknown",
+                instance=pool.WORKER_INSTANCE,
+                redelivered=bool((request.delivery_info or {}).get("redelivered")),
+                sent_at_attempt=attempt,
+            )
+        )
+    except faults.DATABASE_ERRORS as exc:
+        # The database stayed away: hand the message back to the broker rather than ack a job
+        # whose run nobody claimed (it would stay queued, its message gone).
+        raise Reject(f"database unavailable: {exc}", requeue=True) from exc
     if run is None:
         logger.info("run not started: finished already, or another live worker has it")
         return
@@ -98,10 +109,9 @@ def _stop_heartbeat(**kwargs):
 
 @worker_process_init.connect
 def _warm_fork_server(**kwargs):
-    # Start the fork servers (libraries imported once) before the first job arrives; the
-    # second one runs a new revision's second, independent run (issue 12).
-    pool.fork_server()
-    pool.second_fork_server()
+    # Start the fork servers (libraries imported once) before the first job arrives, in the
+    # background: this signal runs before the pool process reports up (issue 21 item 6).
+    pool.warm_start()
 
 
 @worker_process_shutdown.connect
