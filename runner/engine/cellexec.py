@@ -24,6 +24,7 @@ import warnings
 
 from runner.engine.figure_cap import FigureCap
 from runner.engine.protocol import FIGURE_TITLE_CHARS, write_frame
+from runner.engine.report_check import MAX_EXCEPTION_NAMES, MAX_MESSAGE_CHARS
 
 _OUT_OF_MEMORY_HINTS = ("can't allocate memory", "DefaultCPUAllocator: not enough memory")
 
@@ -202,6 +203,14 @@ def capture_figures(limits, taken_so_far: int) -> tuple[list[bytes], list[str], 
     return pngs, titles, refused
 
 
+def _cut(text: str, limit: int) -> str:
+    """Head and tail of a long text (a traceback's last lines say the most)."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n... [{len(text) - 2 * half} characters cut] ...\n{text[-half:]}"
+
+
 def _truncated_repr(value: object, limit: int) -> str:
     text = repr(value)
     if len(text) > limit:
@@ -243,11 +252,11 @@ def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cud
                 del reserve
                 namespace.clear()
                 gc.collect()
-                report["memory_error"] = f"{type(exc).__name__}: {exc}"
+                report["memory_error"] = _cut(f"{type(exc).__name__}: {exc}", MAX_MESSAGE_CHARS)
             report["exception"] = {
-                "names": _exception_names(exc),
-                "line": traceback.format_exception_only(type(exc), exc)[-1].strip(),
-                "traceback": _user_traceback(exc),
+                "names": _exception_names(exc)[:MAX_EXCEPTION_NAMES],
+                "line": _cut(traceback.format_exception_only(exc)[-1].strip(), limits.traceback_bytes),
+                "traceback": _cut(_user_traceback(exc), limits.traceback_bytes),
             }
         if os.getpid() != harness_pid:
             # A process the cell forked fell back into the runner: it must never report.

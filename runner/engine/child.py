@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import sys
 import tempfile
@@ -22,7 +23,7 @@ def cpu_share(limits: Limits) -> int:
     return max(1, limits.threads or 1)
 
 
-def cell_runner(job: dict, *, server_pid: int, fds: dict, facts: dict, fallback_dir: str) -> None:
+def cell_runner(job: dict, *, fds: dict, facts: dict, fallback_dir: str) -> None:
     """The forked child (PID 1 of a new PID namespace when granted): sandbox itself, run cells.
 
     ``job`` is the standby template (limits, uid, hidden paths, env): the cells and the CPU
@@ -30,11 +31,9 @@ def cell_runner(job: dict, *, server_pid: int, fds: dict, facts: dict, fallback_
     set-up happens while the server is idle, not while an answer waits.
     """
     os.setsid()  # own session and process group: the server kills the group at the end
-    sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != server_pid and not facts["namespaces"]["pid"]:
-        os._exit(1)  # the server died before we could ask to die with it
     limits = Limits(**job["limits"])
-    close_all_but(set(fds.values()) | {2})
+    close_all_but(set(fds.values()) | {2})  # the lifeline's write end among them
+    die_with_parent(fds["lifeline_r"])
     facts["namespaces"].update(sandbox.unshare_namespaces(exclude=("pid",)))
     facts.update(make_filesystem(job, limits, facts))
     cellexec.warm_up()
@@ -44,8 +43,12 @@ def cell_runner(job: dict, *, server_pid: int, fds: dict, facts: dict, fallback_
     if handed is None:
         os._exit(0)  # the server discarded this standby child
     job = {**job, **handed}
-    result_fd, ack_fd = sandbox.move_fds(
-        stdout_fd=fds["out_w"], stderr_fd=fds["err_w"], result_fd=fds["result_w"], ack_fd=fds["ack_r"]
+    result_fd, ack_fd, lifeline_fd = sandbox.move_fds(
+        stdout_fd=fds["out_w"],
+        stderr_fd=fds["err_w"],
+        result_fd=fds["result_w"],
+        ack_fd=fds["ack_r"],
+        lifeline_fd=fds["lifeline_r"],
     )
     sys.stdin = open(0, closefd=False)  # noqa: SIM115 - fd 0 is /dev/null for the whole run
     for fd, name in ((1, "stdout"), (2, "stderr")):
@@ -71,6 +74,10 @@ def cell_runner(job: dict, *, server_pid: int, fds: dict, facts: dict, fallback_
         # standard library here: the run goes on, as root, and its provenance says so.
         facts["uid"] = os.getuid()
     facts["layers"]["unprivileged user"] = facts["uid"] != 0
+    # The uid change cleared the parent-death signal (issue 21: a cell outlived its killed
+    # fork server, unsupervised): set it again, then make sure the parent is still there.
+    die_with_parent(lifeline_fd)
+    os.close(lifeline_fd)
     facts["threads"] = threads
     import torch
 
@@ -80,6 +87,19 @@ def cell_runner(job: dict, *, server_pid: int, fds: dict, facts: dict, fallback_
         cells=job["cells"], result_fd=result_fd, ack_fd=ack_fd, limits=limits, has_cuda=job["has_cuda"]
     )
     os._exit(0)
+
+
+def die_with_parent(lifeline_fd: int) -> None:
+    """SIGKILL when the template (our parent) dies; exit now if it already has.
+
+    The lifeline is a pipe only the template holds open for writing: end of file on it means
+    the template is gone (getppid() cannot tell: PID 1 of a new namespace sees its parent as 0).
+    """
+    sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
+    poller = select.poll()
+    poller.register(lifeline_fd, select.POLLIN)
+    if poller.poll(0):
+        os._exit(1)  # the template died before we could ask to die with it
 
 
 def make_filesystem(job: dict, limits: Limits, facts: dict) -> dict:

@@ -57,6 +57,7 @@ class Limits:
     tmp_inodes: int = 10_000
     output_bytes: int = 1024**2  # stdout + stderr + reprs of the whole answer
     repr_bytes: int = 64 * 1024
+    traceback_bytes: int = 256 * 1024  # a traceback (and its last line) is cut to this
     figures_per_cell: int = 20
     figures_per_answer: int = 50
     figure_bytes: int = 2 * 1024**2

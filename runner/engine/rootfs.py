@@ -24,7 +24,6 @@ import sys
 from runner.engine.sandbox import (
     MS_BIND,
     MS_NODEV,
-    MS_NOEXEC,
     MS_NOSUID,
     MS_PRIVATE,
     MS_RDONLY,
@@ -32,6 +31,7 @@ from runner.engine.sandbox import (
     WORKDIR,
     _libc,
     _mount,
+    mount_proc,
 )
 
 MS_REMOUNT = 32
@@ -222,13 +222,7 @@ def build_fresh_root(
             bound.append(os.path.realpath(path))
     os.makedirs(root + "/proc", mode=0o555, exist_ok=True)
     # hidepid: without a PID namespace of its own, the cell sees only its own user's processes.
-    _mount(
-        "proc",
-        root + "/proc",
-        "proc",
-        MS_NOSUID | MS_NODEV | MS_NOEXEC,
-        None if pid_namespace else "hidepid=2",
-    )
+    masked = mount_proc(root + "/proc", options=None if pid_namespace else "hidepid=2")
     os.chdir(root)
     if _libc.syscall(_pivot_root_number(), b".", b".") != 0:
         raise OSError(_errno(), f"pivot_root: {os.strerror(_errno())}")
@@ -239,7 +233,13 @@ def build_fresh_root(
     _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
     os.mkdir(WORKDIR, 0o700)
     os.chown(WORKDIR, uid, uid)
-    return {"fresh_root": True, "private_tmp": True, "private_proc": pid_namespace, "bound": bound}
+    return {
+        "fresh_root": True,
+        "private_tmp": True,
+        "private_proc": pid_namespace,
+        "bound": bound,
+        "proc_masked": len(masked),
+    }
 
 
 def _errno() -> int:

@@ -45,7 +45,7 @@ NAMESPACES = {
 }
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 4096, 8192, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 32, 4096, 8192, 16384, 1 << 18
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
 
@@ -195,23 +195,56 @@ def interpreter_private() -> bool:
     return any(_first_closed_ancestor(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix))
 
 
-def mount_proc() -> None:
-    """A /proc showing only this PID namespace (no host process's environ to read)."""
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+# What a cell has no use for in /proc, hidden the way container runtimes do (issue 21): the
+# kernel's symbols, its build configuration, its log, hardware and scheduler internals.
+PROC_MASKED_FILES = (
+    "kallsyms", "config.gz", "kmsg", "kcore", "keys", "key-users", "timer_list", "sched_debug",
+    "latency_stats", "modules", "vmallocinfo", "iomem", "ioports", "slabinfo", "kpagecount",
+    "kpageflags", "kpagecgroup", "sysrq-trigger", "pagetypeinfo", "zoneinfo", "softirqs",
+    "interrupts", "execdomains", "partitions", "diskstats", "locks",
+)  # fmt: skip
+# Not /proc/driver nor /proc/devices: the CUDA driver reads them in a GPU worker's cells.
+PROC_MASKED_DIRS = ("acpi", "asound", "scsi", "bus", "irq", "fs", "tty", "sysvipc", "dynamic_debug")
 
 
-def move_fds(*, stdout_fd: int, stderr_fd: int, result_fd: int, ack_fd: int) -> tuple[int, int]:
+def mount_proc(target: str = "/proc", *, options: str | None = None) -> list[str]:
+    """A /proc showing only this PID namespace (no host process's environ to read), with what
+    cells need none of masked: /dev/null over files, an empty read-only tmpfs over folders."""
+    _mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, options)
+    masked = []
+    for name in PROC_MASKED_FILES:
+        path = f"{target}/{name}"
+        if os.path.exists(path):
+            _mount("/dev/null", path, None, MS_BIND, None)
+            _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, None)
+            masked.append(name)
+    for name in PROC_MASKED_DIRS:
+        path = f"{target}/{name}"
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
+            masked.append(name)
+    # Read-only, as in a container: a cell as root (the development fallback) changes nothing.
+    if os.path.isdir(f"{target}/sys"):
+        _mount(f"{target}/sys", f"{target}/sys", None, MS_BIND | MS_REC, None)
+        _mount(None, f"{target}/sys", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    return masked
+
+
+def move_fds(
+    *, stdout_fd: int, stderr_fd: int, result_fd: int, ack_fd: int, lifeline_fd: int
+) -> tuple[int, int, int]:
     """stdin from /dev/null (EOF at once), stdout/stderr to the pipes; close everything else.
 
-    Returns the result pipe's and the acknowledgement pipe's new descriptors (3 and 4).
+    Returns the result pipe's, the acknowledgement pipe's and the lifeline's new descriptors
+    (3, 4 and 5).
     """
-    high = [os.dup(fd) for fd in (stdout_fd, stderr_fd, result_fd, ack_fd)]
+    high = [os.dup(fd) for fd in (stdout_fd, stderr_fd, result_fd, ack_fd, lifeline_fd)]
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     for target, fd in enumerate(high, start=1):
         os.dup2(fd, target)
-    os.closerange(5, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-    return 3, 4
+    os.closerange(6, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    return 3, 4, 5
 
 
 def build_env(*, home: str, tmpdir: str, threads: int, extra: dict[str, str]) -> dict[str, str]:

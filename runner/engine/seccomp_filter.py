@@ -43,8 +43,20 @@ CLONE_NAMESPACE_FLAGS = {
     "cgroup": 0x02000000,
 }
 
+# socket() and socketpair() only for the families cells use (issue 21: AF_VSOCK, 40, is not
+# network-namespaced and reached the hypervisor). AF_UNIX: multiprocessing, DataLoader
+# workers, socketpair(); AF_INET and AF_INET6: loopback inside the cell's own network
+# namespace (a local server in a tutorial, torch.distributed on 127.0.0.1); AF_NETLINK: the C
+# library asks it for the interfaces (getaddrinfo with AI_ADDRCONFIG, if_nameindex), and it
+# only sees that empty namespace. Every other family (packet, vsock, bluetooth, alg, xdp, ...)
+# fails with EPERM. The family is an int: any value with high bits set is refused as well.
+SOCKET_FAMILIES_ALLOWED = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK"}
+SOCKET_FAMILY_CEILING = 64  # above every AF_* Linux defines (AF_MAX is 46 in 6.x)
+
 SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_FLTATR_CTL_TSYNC = 4
+SCMP_CMP_EQ = 4
+SCMP_CMP_GE = 5
 SCMP_CMP_MASKED_EQ = 7
 
 
@@ -121,6 +133,8 @@ def install() -> dict:
             rule = (_ArgCmp * 1)(_ArgCmp(0, SCMP_CMP_MASKED_EQ, flag, flag))
             if lib.seccomp_rule_add_array(ctx, eperm, clone, 1, rule) != 0:
                 return {"seccomp": False, "seccomp_error": "could not add the clone() rule"}
+        if not _restrict_socket_families(lib, ctx, eperm):
+            return {"seccomp": False, "seccomp_error": "could not add the socket family rules"}
         clone3 = lib.seccomp_syscall_resolve_name(b"clone3")
         if clone3 >= 0:
             lib.seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(errno.ENOSYS), clone3, 0, None)
@@ -130,3 +144,18 @@ def install() -> dict:
         return {"seccomp": True, "seccomp_denied": len(denied)}
     finally:
         lib.seccomp_release(ctx)
+
+
+def _restrict_socket_families(lib, ctx, eperm: int) -> bool:
+    """EPERM for socket(family, ...) and socketpair(family, ...) but the allowed families."""
+    refused = [n for n in range(SOCKET_FAMILY_CEILING) if n not in SOCKET_FAMILIES_ALLOWED]
+    for name in (b"socket", b"socketpair"):
+        number = lib.seccomp_syscall_resolve_name(name)
+        if number < 0:
+            continue
+        rules = [_ArgCmp(0, SCMP_CMP_EQ, family, 0) for family in refused]
+        rules.append(_ArgCmp(0, SCMP_CMP_GE, SOCKET_FAMILY_CEILING, 0))
+        for rule in rules:
+            if lib.seccomp_rule_add_array(ctx, eperm, number, 1, (_ArgCmp * 1)(rule)) != 0:
+                return False
+    return True

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import tempfile
-import traceback
 
-from runner.engine import child
 from runner.engine.protocol import write_frame
 
 SETUP_KEYS = ("limits", "uid", "hidden_paths", "data_dirs", "has_cuda", "env")
@@ -27,8 +26,10 @@ class Standby:
     they are off the path of the next one. A job whose set-up differs gets a fresh child.
     """
 
-    def __init__(self, setup: dict):
+    def __init__(self, setup: dict, template):
         self.setup = setup
+        self.template = template
+        self.exit: dict | None = None
         uid = setup["uid"]
         self.fallback_dir = tempfile.mkdtemp(prefix="kb-cells-")
         if os.getuid() == 0:
@@ -40,27 +41,27 @@ class Standby:
         ack_r, self.ack_w = os.pipe()
         job_r, self.job_w = os.pipe()
         fds.update(ack_r=ack_r, job_r=job_r)
-        facts = {"namespaces": {"pid": child.fresh_pid_namespace_for_children()}}
-        server_pid = os.getpid()
-        self.child = os.fork()
-        if self.child == 0:
-            try:
-                child.cell_runner(
-                    setup, server_pid=server_pid, fds=fds, facts=facts, fallback_dir=self.fallback_dir
-                )
-            except BaseException:  # noqa: BLE001 - reported on stderr, then a plain crash
-                with contextlib.suppress(Exception):
-                    traceback.print_exc()
-            finally:
-                os._exit(70)
-        for fd in fds.values():
-            os.close(fd)
+        try:
+            # Forked by the template, which has never seen a job (issue 21), not by this server.
+            self.child = template.fork_child(setup=setup, fallback_dir=self.fallback_dir, fds=fds)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+        # Not our child: its exit is seen on a pidfd, its status comes from the template.
+        self.exit_fd = os.pidfd_open(self.child)
 
     def usable_for(self, job: dict) -> bool:
         if setup_of(job) != self.setup:
             return False
-        pid, _ = os.waitpid(self.child, os.WNOHANG)
-        return pid == 0  # still waiting for its job
+        exited, _, _ = select.select([self.exit_fd], [], [], 0)
+        return not exited  # still waiting for its job
+
+    def reap(self) -> dict:
+        """The child's exit ({"code", "cpu_s", "swept"}), once it is dead (the caller killed it
+        or saw it exit); asked of the template once, then remembered."""
+        if self.exit is None:
+            self.exit = self.template.reap(self.child)
+        return self.exit
 
     def hand(self, job: dict) -> bool:
         """Give the child its cells; False if it is gone (the caller then grades a crash)."""
@@ -77,8 +78,9 @@ class Standby:
         for pair in self.pipes.values():
             with contextlib.suppress(OSError):
                 os.close(pair[0])
-        with contextlib.suppress(OSError):
-            os.close(self.ack_w)
+        for fd in (self.ack_w, self.exit_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
         shutil.rmtree(self.fallback_dir, ignore_errors=True)
 
     def discard(self) -> None:
@@ -86,6 +88,7 @@ class Standby:
             os.close(self.job_w)  # the child reads end of file and exits
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.child, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.child, 0)
-        self.release()
+        try:
+            self.reap()
+        finally:
+            self.release()

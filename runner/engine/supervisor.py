@@ -11,7 +11,6 @@ sandboxed ahead of time), ``watch`` (the loop reading the child's pipes and the 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import signal
@@ -21,13 +20,17 @@ from runner.engine import watch
 from runner.engine.child import cpu_share
 from runner.engine.compare import matches
 from runner.engine.protocol import FIGURE_TITLE_CHARS, CellResult, CellStatus, Limits, RunInfo
+from runner.engine.report_check import OverLimit, ProtocolError, checked_report, text_bytes
 from runner.engine.standby import SETUP_KEYS, Standby, setup_of
+from runner.engine.template import Template, TemplateDied
 from runner.engine.watch import MAX_ANSWER_TIMEOUT_S, answer_timeout, read_rss, sweep_orphans
 
 __all__ = [
     "MAX_ANSWER_TIMEOUT_S",
     "SETUP_KEYS",
     "Standby",
+    "Template",
+    "TemplateDied",
     "answer_timeout",
     "cpu_share",
     "read_rss",
@@ -64,10 +67,13 @@ class _Job:
         self.stop_reason: tuple[CellStatus, str] | None = None
         self.out = bytearray()
         self.err = bytearray()
-        self.output_total = 0
+        self.output_total = 0  # stdout, stderr, reprs and tracebacks, in bytes
+        self.figures_taken = 0
         self.exit: dict | None = None
         self.baseline_rss = 0
         self.ack_fd = -1
+        self.wait_child = None  # Standby.reap: the child's exit, from the template
+        self.swept = 0
 
     # grading -----------------------------------------------------------------------------
     def _take_streams(self) -> tuple[str, str]:
@@ -82,7 +88,22 @@ class _Job:
             raise ValueError("report for a cell that does not exist")
         cell = self.cells[self.current]
         if report.get("index") != cell["index"]:
-            raise ValueError("report out of order")
+            raise ProtocolError("report out of order")
+        try:
+            report = checked_report(
+                report,
+                limits=self.limits,
+                measured_s=time.monotonic() - self.cell_started,
+                figures_so_far=self.figures_taken,
+            )
+        except OverLimit as exc:
+            self.stop(CellStatus.OUTPUT_LIMIT, f"output limit: {exc}")
+            return
+        self.output_total += text_bytes(report)
+        if self.output_total > self.limits.output_bytes:
+            self.stop(CellStatus.OUTPUT_LIMIT, f"output limit of {self.limits.output_bytes} bytes exceeded")
+            return
+        self.figures_taken += len(report["figures"])
         stdout, stderr = self._take_streams()
         output = stdout
         if report.get("repr") is not None:
@@ -117,7 +138,7 @@ class _Job:
         else:
             matched = matches(expected, output, tol=options.get("tol"))
             status = CellStatus.PASSED if matched else CellStatus.MISMATCH
-        figures = [base64.b64decode(png) for png in report.get("figures", [])]
+        figures = report["figures"]
         result = CellResult(
             index=cell["index"],
             line=cell["line"],
@@ -128,8 +149,8 @@ class _Job:
             error=error,
             figures=figures,
             figure_titles=_figure_titles(report.get("figure_titles"), len(figures)),
-            duration_s=float(report.get("duration_s", 0.0)),
-            peak_memory_bytes=report.get("peak_memory_bytes"),
+            duration_s=report["duration_s"],
+            peak_memory_bytes=report["peak_memory_bytes"],
         )
         self._publish(result)
 
@@ -191,10 +212,13 @@ class _Job:
             self.stop_reason = (status, detail)
 
 
-def run_job(job: dict, *, emit, control_fd: int | None = None, standby: Standby | None = None) -> bool:
+def run_job(
+    job: dict, *, emit, template, control_fd: int | None = None, standby: Standby | None = None
+) -> bool:
     """Run one answer; ``emit`` receives each cell's result frame, then the end frame.
 
-    Uses ``standby`` when it was prepared for this job's set-up, else forks a fresh child.
+    Uses ``standby`` when it was prepared for this job's set-up, else has ``template`` (the
+    process that forks every sandbox) fork a fresh child.
     Returns False when the caller has gone away (the server should exit).
     """
     limits = Limits(**job["limits"])
@@ -204,11 +228,12 @@ def run_job(job: dict, *, emit, control_fd: int | None = None, standby: Standby 
     if standby is not None and not prepared:
         standby.discard()
     if not prepared:
-        standby = Standby(setup_of(job))
+        standby = Standby(setup_of(job), template)
     standby.hand(job)
     child = standby.child
     caller_alive = True
     state.ack_fd = standby.ack_w
+    state.wait_child = standby.reap
     try:
         caller_alive = watch.watch(
             state, child, {name: pair[0] for name, pair in standby.pipes.items()}, control_fd
@@ -226,4 +251,5 @@ def _kill_job(state: _Job, child: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)  # PID 1 of its namespace: the namespace dies with it
         watch.reap(state, child)
-    state.info.sandbox["swept_processes"] = watch.sweep_orphans()
+    # The template, the children's subreaper, swept what was left when it reaped the child.
+    state.info.sandbox["swept_processes"] = state.swept

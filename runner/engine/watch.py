@@ -13,6 +13,7 @@ import signal
 import time
 
 from runner.engine.protocol import CellStatus, FrameDecoder
+from runner.engine.report_check import ProtocolError, max_frame_bytes
 
 MAX_ANSWER_TIMEOUT_S = 600.0
 RSS_POLL_S = 0.05
@@ -96,16 +97,18 @@ def direct_children(parent: int) -> set[int]:
 
 def reap(state, child: int) -> None:
     """Kill the child's process group, then reap the child (in that order: until it is reaped,
-    the child's pid, hence its group id, cannot be recycled for someone else)."""
+    the child's pid, hence its group id, cannot be recycled for someone else). The template,
+    the child's parent, reaps it: ``state.wait_child`` asks it."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child, signal.SIGKILL)
-    _, status, usage = os.wait4(child, 0)
-    state.exit = {"code": os.waitstatus_to_exitcode(status), "cpu_s": usage.ru_utime + usage.ru_stime}
+    exit = state.wait_child()
+    state.exit = {"code": exit["code"], "cpu_s": exit["cpu_s"]}
+    state.swept = exit["swept"]
 
 
 def watch(state, child: int, readers: dict[str, int], control_fd: int | None) -> bool:
     limits = state.limits
-    decoder = FrameDecoder()
+    decoder = FrameDecoder(max_bytes=max_frame_bytes(limits))
     selector = selectors.DefaultSelector()
     for name, fd in readers.items():
         os.set_blocking(fd, False)
@@ -149,9 +152,12 @@ def watch(state, child: int, readers: dict[str, int], control_fd: int | None) ->
     def handle(frame: dict) -> None:
         kind = frame.get("t")
         if kind == "ready" and not state.ready:
+            facts = frame.get("facts", {})
+            if not isinstance(facts, dict):
+                raise ProtocolError("the sandbox's facts are not an object")
             state.ready = True
             state.cell_started = time.monotonic()
-            state.info.sandbox.update(frame.get("facts", {}))
+            state.info.sandbox.update(facts)
             state.baseline_rss = read_rss(child) or 0
         elif kind == "cell" and state.ready and not state.done:
             drain("out")
@@ -159,10 +165,10 @@ def watch(state, child: int, readers: dict[str, int], control_fd: int | None) ->
             state.grade(frame)
             with contextlib.suppress(OSError):
                 os.write(state.ack_fd, b"k")
-        elif kind == "done" and state.ready:
+        elif kind == "done" and state.ready and not state.done:
             state.done = True
         else:
-            raise ValueError(f"unexpected frame {kind!r}")
+            raise ProtocolError(f"unexpected frame {str(kind)[:40]!r}")
 
     def read_all(name: str) -> None:
         if readers[name] not in selector.get_map():
@@ -170,8 +176,10 @@ def watch(state, child: int, readers: dict[str, int], control_fd: int | None) ->
         try:
             if not drain(name):
                 selector.unregister(readers[name])
-        except (ValueError, KeyError, TypeError) as exc:
-            state.stop(CellStatus.CRASHED, f"the sandbox broke the protocol: {exc}")
+        except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, ...: issue 21
+            # Whatever fails in decoding or grading a frame is the sandbox breaking the
+            # protocol: this run ends, the server stays up for the next one.
+            state.stop(CellStatus.CRASHED, f"the sandbox broke the protocol: {str(exc)[:300]}")
 
     try:
         while state.stop_reason is None and state.exit is None:
