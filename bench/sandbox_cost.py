@@ -58,6 +58,22 @@ class TreeForkServer(ForkServer):
         )
         self.hello = self._receive(time.monotonic() + 120)
 
+    def _job(self, cells, limits):
+        """Only the limits the tree's engine knows (a baseline may predate a new one)."""
+        job = super()._job(cells, limits)
+        if self.tree != ROOT:
+            job["limits"] = {k: v for k, v in job["limits"].items() if k in BASELINE_LIMIT_NAMES}
+        return job
+
+
+# Limits every tree since the bench was written understands; newer ones are left at their
+# defaults when a baseline runs (issue 21 added traceback_bytes).
+BASELINE_LIMIT_NAMES = (
+    "answer_timeout_s", "setup_timeout_s", "memory_bytes", "cpu_s", "processes", "file_bytes",
+    "open_files", "tmp_bytes", "tmp_inodes", "output_bytes", "repr_bytes", "figures_per_cell",
+    "figures_per_answer", "figure_bytes", "figure_pixels", "threads",
+)  # fmt: skip
+
 
 def one_answer(server: ForkServer, limits: Limits) -> tuple[float, float, dict]:
     start = time.perf_counter()

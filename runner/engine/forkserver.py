@@ -20,6 +20,7 @@ import contextlib
 import gc
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +54,23 @@ def _cell_to_job(cell) -> dict:
 
 class ServerDied(RuntimeError):
     pass
+
+
+def kill_sandbox_user(uid: int) -> None:
+    """Kill every process of the sandbox uid: what a cell left running escapes its server's
+    death only where there is no PID namespace to die with it (a development machine's
+    fallback; production refuses to start without one). Only a root worker whose cells ran as
+    another uid may do this; kill(-1) as that uid signals its processes and no one else's."""
+    if os.getuid() != 0 or uid in (0, os.getuid()):
+        return
+    kill = shutil.which("kill", path="/usr/bin:/bin")
+    if kill is None:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            [kill, "-KILL", "-1"], user=uid, group=uid, extra_groups=[], env={}, cwd="/",
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False,
+        )  # fmt: skip
 
 
 class AnswerRun:
@@ -106,6 +124,8 @@ class AnswerRun:
                     yield result
                 elif frame["t"] == "end":
                     self.info = RunInfo(**frame["info"])
+                    if not self.info.sandbox.get("namespaces", {}).get("pid", True):
+                        server.pid_namespace_missing = True
                     finished = True
                     return
         except ServerDied as exc:
@@ -161,6 +181,8 @@ class ForkServer:
         self.data_dirs = [str(p) for p in data_dirs]
         self.process: subprocess.Popen | None = None
         self.hello: dict = {}
+        # Seen in a run's facts: its cells had no PID namespace to die with (see _discard).
+        self.pid_namespace_missing = False
 
     @classmethod
     def start(cls, **kwargs) -> ForkServer:
@@ -248,6 +270,8 @@ class ForkServer:
             for stream in (process.stdin, process.stdout):
                 with contextlib.suppress(OSError):
                     stream.close()
+            if self.pid_namespace_missing or not self.isolation.get("layers", {}).get("pid namespace", True):
+                kill_sandbox_user(self.sandbox_uid)
 
     def _job(self, cells: list[dict], limits: Limits) -> dict:
         return {

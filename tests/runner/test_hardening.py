@@ -189,8 +189,13 @@ def own_server():
 
 
 def _start_long_run(server, uid):
-    answer = server.run_answer(make_cells(*LONG_CELLS))
-    assert next(answer).status == S.RAN  # cell 0 is done: cell 1 is starting
+    return _start_long_run_with(server, uid, LONG_CELLS)
+
+
+def _start_long_run_with(server, uid, cells):
+    answer = server.run_answer(make_cells(*cells))
+    for _ in cells[:-1]:
+        assert next(answer).status == S.RAN  # the cells before the last are done
     deadline = time.monotonic() + 20
     while len(_processes_of(uid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -249,3 +254,37 @@ def test_proc_shows_what_cells_need_and_hides_the_kernels_internals(fresh_server
         else:
             assert value == "0" or value.startswith("unreadable"), line
     assert any(line.startswith("kallsyms") for line in lines)
+
+
+REFUSE_SETNS = """#!{python}
+import ctypes, errno, os, sys
+lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+lib.seccomp_init.restype = ctypes.c_void_p
+ctx = ctypes.c_void_p(lib.seccomp_init(0x7FFF0000))
+lib.seccomp_rule_add_array(ctx, 0x00050000 | errno.EPERM, lib.seccomp_syscall_resolve_name(b"setns"), 0, None)
+assert lib.seccomp_load(ctx) == 0
+os.execv({python!r}, [{python!r}, *sys.argv[1:]])
+"""
+
+
+def test_without_a_pid_namespace_a_daemonised_cell_dies_with_its_server(tmp_path):
+    """The development fallback: no PID namespace to take the cell's processes with it, so the
+    server's owner kills everything of the sandbox uid once the server is gone."""
+    import sys
+
+    wrapper = tmp_path / "python"
+    wrapper.write_text(REFUSE_SETNS.format(python=sys.executable))
+    wrapper.chmod(0o755)
+    uid = 58000 + os.getpid() % 3000
+    server = ForkServer.start(limits=TEST_LIMITS, python=str(wrapper), sandbox_uid=uid)
+    try:
+        _, info = run(server, "1")
+        if info.sandbox["namespaces"]["pid"] or info.sandbox.get("uid") != uid:
+            pytest.skip("this machine still gave the cell a PID namespace, or no sandbox uid")
+        daemon = "import subprocess\nsubprocess.Popen(['setsid', 'sleep', '300'])"
+        answer, sandboxed = _start_long_run_with(server, uid, ("1", daemon) + LONG_CELLS[1:])
+        os.kill(server.pid, signal.SIGKILL)
+        list(answer)  # the owner sees the server die (as a worker does at once)
+        assert _wait_until_gone(sandboxed + _processes_of(uid)) == []
+    finally:
+        server.close()
