@@ -13,8 +13,9 @@ from runner import services as runner_services
 
 from .admin_figures import figure_urls
 from .approvals import approvals_sync_from_files
+from .limits import MAX_CELLS, MAX_NOTEBOOK_BYTES, answer_size_problem, notebook_bytes_problem
 from .models import Answer, Reproduction, Revision
-from .notebooks import MAX_NOTEBOOK_BYTES, NotebookError, notebook_approved_figures, notebook_to_markdown
+from .notebooks import NotebookError, notebook_approved_figures, notebook_to_markdown
 from .services import answer_publish_override, answer_save, answer_verify
 
 # Rendered by the admin as HTML (its fieldset template marks help text safe): no user data here.
@@ -30,7 +31,22 @@ ANSWER_HELP = (
 )
 
 
-class AnswerForm(forms.ModelForm):
+class AnswerBodyForm(forms.ModelForm):
+    """The Markdown, refused here when it is over the caps of answers/limits.py (issue 21 item
+    11), so the author gets a form error with their text kept instead of a slow save."""
+
+    class Meta:
+        model = Answer
+        fields = ["body"]
+
+    def clean_body(self):
+        body = self.cleaned_data["body"]
+        if problem := answer_size_problem(body):
+            raise forms.ValidationError(problem, code="too_large")
+        return body
+
+
+class AnswerForm(AnswerBodyForm):
     # The revision the editor started from: saving over someone else's newer revision is refused
     # (their revision is kept either way; this stops one silently replacing the other).
     base_revision = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -148,7 +164,8 @@ TITLE_MAX = Question._meta.get_field("title").max_length
 
 class NotebookUploadForm(forms.Form):
     notebook = forms.FileField(
-        help_text=f"A Jupyter notebook (.ipynb), at most {MAX_NOTEBOOK_BYTES // 2**20} MB."
+        help_text=f"A Jupyter notebook (.ipynb), at most {MAX_NOTEBOOK_BYTES // 2**20} MB and "
+        f"{MAX_CELLS} code cells."
     )
     title = forms.CharField(
         max_length=200, required=False, help_text="Defaults to the notebook's first heading."
@@ -157,8 +174,8 @@ class NotebookUploadForm(forms.Form):
 
     def clean_notebook(self):
         upload = self.cleaned_data["notebook"]
-        if upload.size > MAX_NOTEBOOK_BYTES:
-            raise forms.ValidationError(f"The notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB.")
+        if problem := notebook_bytes_problem(upload.size):  # before reading it into memory
+            raise forms.ValidationError(problem, code="too_large")
         try:
             raw = upload.read()
             self.parsed = notebook_to_markdown(raw)
@@ -356,6 +373,7 @@ class AnswerAdmin(admin.ModelAdmin):
         "updated_by",
     ]
     inlines = [RevisionInline]
+    form = AnswerBodyForm
 
     @admin.display(description="Verification")
     def verification(self, obj):

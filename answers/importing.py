@@ -13,6 +13,7 @@ from kb.models import Question
 from kb.services import question_publish, tags_ensure
 
 from .approvals import approvals_sync_from_files, figures_dir, read_approved_files
+from .limits import answer_size_problem
 from .models import Answer
 from .services import answer_save, answer_verify
 
@@ -95,6 +96,8 @@ def read_article(path: Path) -> Article:
         raise ValueError(f"{path.name}: tags must be a list")
     if not body.strip():
         raise ValueError(f"{path.name}: the answer body is empty")
+    if problem := answer_size_problem(body):
+        raise ValueError(f"{path.name}: {problem}")
     summary = " ".join(str(meta.get("summary") or "").split())
     fitted = summary_fit(summary)
     warnings = ()

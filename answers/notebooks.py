@@ -9,8 +9,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from .cells import parse_answer
-
-MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024
+from .limits import answer_size_problem, notebook_size_problem
 
 
 class NotebookError(ValueError):
@@ -164,9 +163,11 @@ def notebook_to_markdown(raw: bytes) -> tuple[str | None, str]:
     Markdown cells prose; a first cell that is a lone `# Heading` gives the title.
 
     Refuses (NotebookError) what it cannot import faithfully: wrong-typed kb metadata, odd
-    option values, NUL characters, or any cell whose boundaries would change in the Markdown."""
-    if len(raw) > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(f"The notebook is larger than {MAX_NOTEBOOK_BYTES // (1024 * 1024)} MB.")
+    option values, NUL characters, or any cell whose boundaries would change in the Markdown;
+    and what is over the caps of answers/limits.py."""
+    # Before nbformat reads it: parsing and validating 45,000 cells took seconds (issue 21).
+    if problem := notebook_size_problem(raw):
+        raise NotebookError(problem)
     try:
         notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
         nbformat.validate(notebook)
@@ -199,6 +200,8 @@ def notebook_to_markdown(raw: bytes) -> tuple[str | None, str]:
     if not parts:
         raise NotebookError("The notebook has no cells with content.")
     markdown = "\n\n".join(parts) + "\n"
+    if problem := answer_size_problem(markdown):
+        raise NotebookError(problem)
     _check_cells_kept(markdown, code_cells)
     return title, markdown
 

@@ -17,6 +17,7 @@ from runner.engine.specs import cell_to_json
 
 from .approvals import with_approvals
 from .cells import ParsedAnswer, parse_answer
+from .limits import AnswerTooLarge, answer_size_problem
 from .models import Answer, Revision
 from .rendering import RenderedAnswer, render_answer
 
@@ -101,11 +102,15 @@ def answer_save(*, question: Question, body: str, by=None) -> Answer:
 
     The answer row is locked so two staff saving at once get consecutive revision numbers
     instead of one overwriting the other's revision. Unchanged cells reuse their finished
-    run (runner caches by execution key), so a prose-only edit executes nothing.
+    run (runner caches by execution key), so a prose-only edit executes nothing. Markdown over
+    the caps of answers/limits.py raises AnswerTooLarge and saves nothing.
     """
     answer = Answer.objects.select_for_update().filter(question=question).first()
     if answer is not None and answer.body == body and answer.revisions.exists():
         return answer
+    # The forms and importers say so first; this keeps any other caller inside the caps too.
+    if problem := answer_size_problem(body):
+        raise AnswerTooLarge(problem)
     parsed = parse_answer(body)
     run = _request_run(parsed, question=question, twice=True)
     rendered = _render(body, run)
