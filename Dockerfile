@@ -31,7 +31,8 @@ RUN pip install --require-hashes --no-deps --only-binary=:all: \
 COPY . .
 # Production settings, so the manifest (staticfiles.json) WhiteNoise serves from is written.
 # These values exist only in this build step; nothing is connected to.
-RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only-not-a-secret DJANGO_ALLOWED_HOSTS=build \
+RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only-not-a-secret METRICS_TOKEN=build-only-not-a-secret \
+        DJANGO_ALLOWED_HOSTS=build \
         SITE_URL=https://build.invalid DATABASE_URL=postgres://build@localhost/build \
         CELERY_BROKER_URL=redis://localhost:6379/0 python manage.py collectstatic --noinput -v0
 # web, beat and migrate run as kb; the workers run as root inside their container, with only

@@ -122,6 +122,7 @@ def bench_env(tmp: Path) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="bench.settings",
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY="bench-only-" + secrets.token_hex(24),
+        METRICS_TOKEN="bench-only-" + secrets.token_hex(12),
         DJANGO_ALLOWED_HOSTS=f"{HOST},localhost",
         SITE_URL=f"http://{HOST}",
         DATABASE_URL=f"{PG_SERVER}/{DB_NAME}",

@@ -417,9 +417,11 @@ LOGGING = {
 }
 # Celery's worker and beat log through the same handler instead of installing their own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# /metrics (Prometheus): reachable only inside the stack (nginx does not forward it); with
-# METRICS_TOKEN set, a scraper must also send "Authorization: Bearer <token>".
-METRICS_TOKEN = env("METRICS_TOKEN", "")
+# /metrics (Prometheus): reachable only inside the stack (nginx does not forward it), and a
+# scraper must send "Authorization: Bearer <METRICS_TOKEN>". Required in production: unset, the
+# page was public to anything on the stack's network (issue 21 item 12). Development may leave
+# it empty, which serves /metrics to anyone.
+METRICS_TOKEN = env("METRICS_TOKEN", "") if DEBUG else required("METRICS_TOKEN")
 # Optional error reporting; nothing is sent unless SENTRY_DSN is set.
 SENTRY_DSN = env("SENTRY_DSN", "")
 if SENTRY_DSN:

@@ -20,6 +20,7 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://redis:6379/0",
     "REDIS_URL": "redis://redis:6379/1",
     "SITE_URL": "https://kb.example.com",
+    "METRICS_TOKEN": "a-metrics-test-token",
 }
 
 
@@ -45,6 +46,25 @@ def test_production_refuses_to_start_without_database_broker_or_site_url():
         env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
         result = _manage("check", env=env)
         assert result.returncode != 0 and f"{missing} must be set" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_metrics_token():
+    """Issue 21 item 12: unset, /metrics was public to everything on the stack's network."""
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "METRICS_TOKEN"}
+    for value in (None, ""):
+        result = _manage("check", env=env if value is None else {**env, "METRICS_TOKEN": value})
+        assert result.returncode != 0 and "METRICS_TOKEN must be set" in result.stderr
+
+
+def test_every_production_configuration_sets_a_metrics_token():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name in ("web", "worker-cpu", "worker-gpu", "beat", "migrate"):
+        token = compose["services"][name]["environment"]["METRICS_TOKEN"]
+        assert token == "${METRICS_TOKEN:?set METRICS_TOKEN}", name
+    assert "\nMETRICS_TOKEN=CHANGE-ME\n" in (ROOT / ".env.example").read_text()
+    assert "METRICS_TOKEN=" in (ROOT / "Dockerfile").read_text()
+    smoke = (ROOT / "tests" / "deploy" / "smoke.py").read_text()
+    assert smoke.count('"METRICS_TOKEN": secrets.token_urlsafe(24)') == 2  # the stack, the bare worker
 
 
 def test_docker_compose_defines_the_services_from_the_design():

@@ -194,6 +194,7 @@ class Stack:
         self.secret = secrets.token_urlsafe(40)
         values = {
             "DJANGO_SECRET_KEY": self.secret,
+            "METRICS_TOKEN": secrets.token_urlsafe(24),  # required in production (issue 21)
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}",
             "SITE_URL": f"http://127.0.0.1:{port}",
@@ -439,6 +440,7 @@ def check_worker_refuses_without_the_seccomp_profile() -> None:
     production = {
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+        "METRICS_TOKEN": secrets.token_urlsafe(24),
         "DJANGO_ALLOWED_HOSTS": "kb.invalid",
         "SITE_URL": "https://kb.invalid",
         "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none",  # never reached: the check comes first
@@ -469,16 +471,22 @@ def check_health_and_metrics(stack: Stack) -> None:
     )
     status, _, _ = http_get(stack.url("/metrics"))
     check("/metrics is not served through the proxy", status == 404, f"HTTP {status}")
-    # Inside the stack: plain HTTP to the container's own address, a Host no one allowed.
+    # Inside the stack: plain HTTP to the container's own address, a Host no one allowed. With
+    # "auth" the probe sends the container's own METRICS_TOKEN, so it is on no command line.
     probe = (
-        "import urllib.request as u, sys; "
-        "r = u.urlopen(u.Request('http://' + sys.argv[1] + ':8000' + sys.argv[2], "
-        "headers={'Host': 'web:8000'})); "
-        "print(r.status); print(r.read().decode())"
+        "import os, sys, urllib.error, urllib.request as u\n"
+        "token = os.environ['METRICS_TOKEN'] if sys.argv[3:] == ['auth'] else None\n"
+        "headers = {'Host': 'web:8000', **({'Authorization': 'Bearer ' + token} if token else {})}\n"
+        "request = u.Request('http://' + sys.argv[1] + ':8000' + sys.argv[2], headers=headers)\n"
+        "try:\n    r = u.urlopen(request)\nexcept urllib.error.HTTPError as refused:\n    r = refused\n"
+        "print(r.getcode()); print(r.read().decode())"
     )
     live = stack.run("exec", "-T", "web", "python", "-c", probe, "127.0.0.1", "/healthz")
     check("liveness by a plain-HTTP probe inside the stack: 200", live.startswith("200"), live[:80])
-    metrics = stack.run("exec", "-T", "web", "python", "-c", probe, "127.0.0.1", "/metrics")
+    denied = stack.run("exec", "-T", "web", "python", "-c", probe, "127.0.0.1", "/metrics")
+    check("/metrics without the token inside the stack: 401", denied.startswith("401"), denied[:80])
+    metrics = stack.run("exec", "-T", "web", "python", "-c", probe, "127.0.0.1", "/metrics", "auth")
+    check("/metrics with the token inside the stack: 200", metrics.startswith("200"), metrics[:80])
 
     def value(pattern: str) -> float:
         found = re.findall(pattern + r" ([0-9.e+]+)$", metrics, re.M)

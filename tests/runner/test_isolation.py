@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": "isolation-test-" + "k" * 40,
+    "METRICS_TOKEN": "isolation-test-metrics-token",
     "DJANGO_ALLOWED_HOSTS": "kb.example.com",
     "SITE_URL": "https://kb.example.com",
     "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none",  # never reached: the check comes first
