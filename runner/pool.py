@@ -23,7 +23,9 @@ WORKER_INSTANCE = uuid.uuid4().hex
 
 _server: ForkServer | None = None
 _second: ForkServer | None = None
+# One lock each: a first job waits for its own server only, not for the second one's preload.
 _server_lock = threading.Lock()
+_second_lock = threading.Lock()
 
 
 def _running(server: ForkServer | None, **options) -> ForkServer:
@@ -49,7 +51,7 @@ def second_fork_server() -> ForkServer:
     """The server of a new revision's second, independent run (issue 12); started here, not by
     the run's own thread, which ends with the run and would take the server with it."""
     global _second
-    with _server_lock:
+    with _second_lock:
         _second = _running(_second, hash_seed=SECOND_HASH_SEED)
         return _second
 
@@ -84,7 +86,7 @@ def sandbox_uid() -> int:
 
 def fork_server_stop() -> None:
     global _server, _second
-    with _server_lock:
+    with _server_lock, _second_lock:
         for server in (_server, _second):
             if server is not None:
                 server.close()
