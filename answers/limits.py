@@ -13,12 +13,16 @@ Pure: no Django, so the Markdown checks and their tests need no database.
 from __future__ import annotations
 
 import json
+import re
 
 from .cells import parse_answer, scan_fences
 
 MAX_CELLS = 200  # runnable (`python run`) cells in one answer
 MAX_CODE_BLOCKS = 500  # fenced blocks of any kind: cells, their output blocks, display-only code
 MAX_ANSWER_BYTES = 512 * 1024  # the answer's Markdown, in UTF-8
+# Lists and quotes inside one another, in prose: python-markdown recurses once per level and
+# raised RecursionError (a 500 on save) near 250 levels, from a 6 KB line of "- - - ... x".
+MAX_NESTING = 50
 MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024  # an uploaded .ipynb, stored outputs and images included
 _MB = f"{MAX_NOTEBOOK_BYTES // 2**20} MB"
 # Every cell of a notebook, Markdown ones too; counted on the raw JSON, before nbformat's much
@@ -40,17 +44,47 @@ def answer_size_problem(markdown: str) -> str | None:
             f"The answer is {size:,} bytes of Markdown; an answer may hold at most "
             f"{MAX_ANSWER_BYTES:,} bytes ({MAX_ANSWER_BYTES // 1024} KiB): {SPLIT_ADVICE}."
         )
-    blocks = len(scan_fences(markdown.splitlines()))
-    if blocks > MAX_CODE_BLOCKS:
+    lines = markdown.splitlines()
+    fences = scan_fences(lines)
+    if len(fences) > MAX_CODE_BLOCKS:
         return (
-            f"The answer has {blocks} code blocks; an answer may hold at most {MAX_CODE_BLOCKS} "
+            f"The answer has {len(fences)} code blocks; an answer may hold at most {MAX_CODE_BLOCKS} "
             f"(runnable cells, output blocks and display-only code together): {SPLIT_ADVICE}."
         )
+    if problem := _nesting_problem(lines, fences):
+        return problem
     cells = len(parse_answer(markdown).cells)
     if cells > MAX_CELLS:
         return (
             f"The answer has {cells} runnable cells; an answer may hold at most {MAX_CELLS}: {SPLIT_ADVICE}."
         )
+    return None
+
+
+_MARKER = re.compile(r"(?:[-*+>]|\d{1,9}[.)])(?:[ \t]+|$)")
+
+
+def _nesting_problem(lines: list[str], fences) -> str | None:
+    in_code = set()
+    for fence in fences:
+        in_code.update(range(fence.start, fence.end + 1))
+    for number, line in enumerate(lines):
+        if number in in_code:
+            continue
+        text = line.expandtabs(4)
+        body = text.lstrip()
+        markers = 0
+        while match := _MARKER.match(body):
+            markers += 1
+            body = body[match.end() :].lstrip()
+        if not markers:
+            continue  # indented text alone is a code block, not a level
+        depth = (len(text) - len(text.lstrip())) // 4 + markers
+        if depth > MAX_NESTING:
+            return (
+                f"Line {number + 1} is nested {depth} lists or quotes deep; an answer may nest them "
+                f"at most {MAX_NESTING} deep: flatten it."
+            )
     return None
 
 

@@ -71,6 +71,29 @@ def test_each_cap_is_refused_with_the_limit_named(markdown, message):
     assert message in answer_size_problem(markdown)
 
 
+@pytest.mark.django_db
+def test_lists_nested_past_the_cap_are_refused_not_a_crash(staff):
+    """300 levels made python-markdown raise RecursionError: the save was a 500."""
+    assert "Line 3 is nested 51 lists or quotes deep" in answer_size_problem("Intro\n\n" + "- " * 51 + "x\n")
+    assert answer_size_problem("".join("    " * i + "- level\n" for i in range(50))) is None
+    assert answer_size_problem("```python\n" + "    " * 80 + "- x\n```\n") is None  # code, not a list
+    form = {
+        "title": "Deep",
+        "slug": "deep",
+        "summary": "",
+        "status": "draft",
+        "answer-TOTAL_FORMS": "1",
+        "answer-INITIAL_FORMS": "0",
+        "answer-MIN_NUM_FORMS": "0",
+        "answer-MAX_NUM_FORMS": "1",
+        "answer-0-body": "- " * 3000 + "x\n",
+    }
+    response = staff.post("/admin/kb/question/add/", form)
+    assert response.status_code == 200
+    assert "nested 3000 lists or quotes deep; an answer may nest them at most 50" in response.content.decode()
+    assert not Question.objects.exists()
+
+
 def test_an_answer_at_the_caps_fits():
     at_caps = cells(200) + "".join(f"```\nshown {i}\n```\n\n" for i in range(100))
     at_caps += "p" * (limits.MAX_ANSWER_BYTES - len(at_caps.encode()))
@@ -87,6 +110,7 @@ def test_the_authoring_guide_states_the_caps_that_apply():
         f"{limits.MAX_ANSWER_BYTES // 1024} KiB ({limits.MAX_ANSWER_BYTES:,} bytes",
         f"{limits.MAX_NOTEBOOK_BYTES // 2**20} MB ({limits.MAX_NOTEBOOK_BYTES:,} bytes",
         f"{limits.MAX_NOTEBOOK_CELLS:,} cells",
+        f"at most {limits.MAX_NESTING} levels",
     ):
         assert figure in section, figure
 
