@@ -7,6 +7,8 @@ and stores each cell with its checks and difference images.
 
 from __future__ import annotations
 
+import contextlib
+
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
@@ -33,9 +35,26 @@ def approved_images(cell: dict) -> dict[int, bytes | Exception]:
 def store_png(png: bytes) -> str:
     """Content-addressed, like the run figures: the same image is stored once."""
     path = figure_storage_path(RunFigure.digest(png))
-    if not default_storage.exists(path):
-        default_storage.save(path, ContentFile(png))
+    store_once(path, png)
     return path
+
+
+def store_once(path: str, png: bytes) -> None:
+    """Store `png` under its content-hash `path` unless a whole copy is there already.
+
+    A write that failed (a full disk, issue 21) or a worker killed mid-write leaves a partial
+    file under the right name; taken for the image, it would be linked from then on. So a copy
+    of the wrong size is replaced, and a failed write removes what it left."""
+    if default_storage.exists(path):
+        if default_storage.size(path) == len(png):
+            return
+        default_storage.delete(path)
+    try:
+        default_storage.save(path, ContentFile(png))
+    except Exception:
+        with contextlib.suppress(Exception):
+            default_storage.delete(path)
+        raise
 
 
 def _reference(cell: dict, first: CellResult) -> CellResult | None:

@@ -10,15 +10,13 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
 from . import faults
 from .engine.fingerprint import environment_fingerprint, execution_key
 from .engine.specs import cells_from_json, queue_for
-from .figures import run_check_summary
+from .figures import run_check_summary, store_once
 from .isolation import run_isolated, run_layers_missing
 from .models import (
     FINISHED,
@@ -312,8 +310,7 @@ def _store_figure(cell: RunCell, position: int, png: bytes, title: str = "") -> 
     digest = RunFigure.digest(png)
     figure = RunFigure(cell=cell, position=position, sha256=digest, title=_storable(title) or "")
     path = figure_storage_path(digest)  # content-hash names: the same image is stored once
-    if not default_storage.exists(path):
-        default_storage.save(path, ContentFile(png))
+    store_once(path, png)
     figure.image.name = path
     figure.save()
 

@@ -155,3 +155,45 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+@pytest.fixture
+def full_media_disk(tmp_path):
+    """A real, full file system for the worker's media (a 512 KiB tmpfs, filled up)."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "media"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], check=True)
+    filler = mount / "filler"
+    try:
+        with filler.open("wb") as handle:
+            handle.write(b"\0" * 1024 * 1024)
+    except OSError:
+        pass  # full
+    try:
+        yield mount, filler
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_media_disk_is_an_infrastructure_fault_never_a_cell_result(full_media_disk, start_worker):
+    from runner.services import MAX_ATTEMPTS, run_request
+
+    mount, filler = full_media_disk
+    start_worker("enospc", queues="cpu", MEDIA_ROOT=str(mount), **FAST)
+    plot = "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.title('line')"
+    cells = [{"index": 0, "line": 1, "code": plot, "expected": None, "options": OPTIONS}]
+    run = run_request(cells=cells, force=True)
+    run = wait_for(lambda: _finished(run.pk), timeout=120)
+    assert (run.status, run.get_status_display()) == (RunStatus.FAULT, "Infrastructure fault")
+    assert run.attempts == MAX_ATTEMPTS and "No space left on device" in run.fault
+    assert not run.results.exists()  # no cell was recorded as failing for it
+
+    filler.unlink()  # space again: the next run of the same cells verifies
+    again = run_request(cells=cells, force=True)
+    again = wait_for(lambda: _finished(again.pk), timeout=120)
+    assert again.status == RunStatus.VERIFIED, (again.detail, again.fault)
+    assert again.results.get().figures.count() == 1
