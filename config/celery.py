@@ -1,6 +1,17 @@
 import os
+import warnings
 
 from celery import Celery
+from celery.exceptions import SecurityWarning
+
+# A worker runs as root on purpose: the cell sandbox needs root to unshare namespaces and drop
+# each cell to its own unprivileged uid (README, "The sandbox"; docker-compose.yml, x-sandbox),
+# so no task runs with the worker's privileges. Celery's warning about it
+# (celery.platforms.check_privileges) is silenced; its refusal stays, for a worker that would
+# accept pickle (CELERY_ACCEPT_CONTENT is JSON only).
+warnings.filterwarnings(
+    "ignore", message="You're running the worker with superuser", category=SecurityWarning
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 

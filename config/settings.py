@@ -261,9 +261,14 @@ CONSENT_COOKIE_SECURE = not DEBUG
 CONSENT_RECORD_RETENTION_DAYS = int(env("CONSENT_RECORD_RETENTION_DAYS", "1095"))
 ANALYTICS_COOKIE_MAX_AGE_S = 182 * 24 * 3600
 
-# Celery: Redis in production and tests; the filesystem transport on one machine.
+# Celery: Redis in production and tests; the filesystem transport on one machine. Its URL names
+# a host the transport never uses: kombu clones a connection for its pool and, given no host,
+# logs "No hostname was supplied. Reverting to default 'localhost'" (issue 23).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or ("filesystem://" if DEBUG else required("CELERY_BROKER_URL"))
 if CELERY_BROKER_URL == "filesystem://":
+    CELERY_BROKER_URL = "filesystem://localhost/"
+FILESYSTEM_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
+if FILESYSTEM_BROKER:
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -343,7 +348,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=10, hour=4),
     },
 }
-if CELERY_BROKER_URL != "filesystem://":
+if not FILESYSTEM_BROKER:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S,
         # Look for jobs of dead workers every few seconds (kombu's default is every ~100 s).
