@@ -150,5 +150,6 @@ def test_one_sigterm_stops_everything_it_started_and_frees_the_port(bin_run):
     left = {pid for pid in started if running(pid)} | with_argument(str(bin_run.var_dir))
     assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
     assert port_free(bin_run.port)
-    assert not (bin_run.var_dir / "worker.pid").exists()  # a second run finds no stale worker
+    # a second run finds no stale worker or server
+    assert not (bin_run.var_dir / "worker.pid").exists() and not (bin_run.var_dir / "server.pid").exists()
     assert bin_run.output.rstrip().endswith("bin/run: stopped")
