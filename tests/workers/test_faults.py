@@ -180,20 +180,27 @@ def full_media_disk(tmp_path):
 
 
 def test_a_full_media_disk_is_an_infrastructure_fault_never_a_cell_result(full_media_disk, start_worker):
-    from runner.services import MAX_ATTEMPTS, run_request
+    from runner.services import MAX_ATTEMPTS
 
     mount, filler = full_media_disk
-    start_worker("enospc", queues="cpu", MEDIA_ROOT=str(mount), **FAST)
+    # A queue of its own: the suite's shared cpu worker (other MEDIA_ROOT) must not take it.
+    start_worker("enospc", queues="enospc", MEDIA_ROOT=str(mount), **FAST)
     plot = "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.title('line')"
     cells = [{"index": 0, "line": 1, "code": plot, "expected": None, "options": OPTIONS}]
-    run = run_request(cells=cells, force=True)
+
+    def request() -> Run:
+        run = Run.objects.create(key=f"enospc-{time.monotonic_ns()}", cells=cells, queue="enospc")
+        execute_run.apply_async((run.pk,), {"attempt": 0}, queue="enospc")
+        return run
+
+    run = request()
     run = wait_for(lambda: _finished(run.pk), timeout=120)
     assert (run.status, run.get_status_display()) == (RunStatus.FAULT, "Infrastructure fault")
     assert run.attempts == MAX_ATTEMPTS and "No space left on device" in run.fault
     assert not run.results.exists()  # no cell was recorded as failing for it
 
     filler.unlink()  # space again: the next run of the same cells verifies
-    again = run_request(cells=cells, force=True)
+    again = request()
     again = wait_for(lambda: _finished(again.pk), timeout=120)
     assert again.status == RunStatus.VERIFIED, (again.detail, again.fault)
     assert again.results.get().figures.count() == 1

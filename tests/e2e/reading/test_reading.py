@@ -5,6 +5,7 @@ import re
 import urllib.request
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import seeded_slugs
@@ -199,7 +200,8 @@ def test_feed_is_offered_to_feed_readers(page, seeded_all):
     assert alternate.get_attribute("href") == "/feed/"
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Feed").click()
     expect(page.get_by_role("heading", name="Follow new questions")).to_be_visible()
-    expect(page.locator(".feed-url")).to_have_text(seeded_all + "/feed/")
+    # The public origin (SITE_URL), never the Host this browser happened to use (issue 21).
+    expect(page.locator(".feed-url")).to_have_text(settings.SITE_URL.rstrip("/") + "/feed/")
     feed = page.request.get(seeded_all + "/feed/")
     assert feed.headers["content-type"].startswith("application/atom+xml")
 
