@@ -10,8 +10,10 @@ import pytest
 
 from runner.engine.forkserver import ForkServer
 from runner.engine.protocol import CellStatus as S
+from runner.engine.watch import direct_children
 
 from .conftest import TEST_LIMITS, make_cells, run
+from .test_sandbox_fallback import REFUSING_PYTHON
 
 ALLOWED_FAMILIES = {1, 2, 10, 16}  # AF_UNIX, AF_INET, AF_INET6, AF_NETLINK
 
@@ -143,19 +145,6 @@ def _processes_of(uid: int) -> list[int]:
     return pids
 
 
-def _children_of(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
-
-
 def _wait_until_gone(pids, timeout=10.0) -> list[int]:
     deadline = time.monotonic() + timeout
     alive = list(pids)
@@ -207,7 +196,7 @@ def _start_long_run_with(server, uid, cells):
 def test_no_sandbox_process_outlives_its_killed_fork_server(own_server):
     server, uid = own_server
     answer, sandboxed = _start_long_run(server, uid)
-    template = _children_of(server.pid)
+    template = sorted(direct_children(server.pid))
     assert len(template) == 1, "the fork server's one child between jobs is its template"
     os.kill(server.pid, signal.SIGKILL)
     assert _wait_until_gone(sandboxed + template) == []
@@ -218,7 +207,7 @@ def test_no_sandbox_process_outlives_its_killed_fork_server(own_server):
 def test_killing_the_template_ends_the_run_and_the_next_run_works(own_server):
     server, uid = own_server
     answer, sandboxed = _start_long_run(server, uid)
-    (template,) = _children_of(server.pid)
+    (template,) = sorted(direct_children(server.pid))
     os.kill(template, signal.SIGKILL)
     assert _wait_until_gone(sandboxed) == []
     assert list(answer)[0].status == S.CRASHED
@@ -256,15 +245,6 @@ def test_proc_shows_what_cells_need_and_hides_the_kernels_internals(fresh_server
     assert any(line.startswith("kallsyms") for line in lines)
 
 
-REFUSE_SETNS = """#!{python}
-import ctypes, errno, os, sys
-lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
-lib.seccomp_init.restype = ctypes.c_void_p
-ctx = ctypes.c_void_p(lib.seccomp_init(0x7FFF0000))
-lib.seccomp_rule_add_array(ctx, 0x00050000 | errno.EPERM, lib.seccomp_syscall_resolve_name(b"setns"), 0, None)
-assert lib.seccomp_load(ctx) == 0
-os.execv({python!r}, [{python!r}, *sys.argv[1:]])
-"""
 
 
 def test_without_a_pid_namespace_a_daemonised_cell_dies_with_its_server(tmp_path):
@@ -273,7 +253,7 @@ def test_without_a_pid_namespace_a_daemonised_cell_dies_with_its_server(tmp_path
     import sys
 
     wrapper = tmp_path / "python"
-    wrapper.write_text(REFUSE_SETNS.format(python=sys.executable))
+    wrapper.write_text(REFUSING_PYTHON.format(python=sys.executable, refused=("setns",)))
     wrapper.chmod(0o755)
     uid = 58000 + os.getpid() % 3000
     server = ForkServer.start(limits=TEST_LIMITS, python=str(wrapper), sandbox_uid=uid)
