@@ -55,10 +55,10 @@ def _pool_start_timeouts(log: Path) -> int:
 
 def test_redis_down_mid_run_neither_kills_the_run_nor_the_worker(own_broker, start_worker):
     worker = start_worker("blip", queues="blip", CELERY_BROKER_URL=own_broker.url, **FAST)
-    run = _start_run("redis-blip", "blip", sleep_s=14)
+    run = _start_run("redis-blip", "blip", sleep_s=22)
     wait_for(lambda: _sleeping_in_cell_1(run.pk), timeout=60)
-    own_broker.stop()  # 12 s of the 14 s cell with no broker at all
-    time.sleep(12)
+    own_broker.stop()  # 20 s of the 22 s cell with no broker at all (the trial)
+    time.sleep(20)
     own_broker.start()
     run = wait_for(lambda: _finished(run.pk), timeout=60)
     _assert_verified_once(run)
