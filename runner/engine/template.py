@@ -29,6 +29,7 @@ from runner.engine import child, sandbox, watch
 
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_DESCRIPTORS = 16
+REPLY_TIMEOUT_S = 60.0
 
 
 class TemplateDied(RuntimeError):
@@ -54,6 +55,9 @@ class Template:
         theirs.close()
         self.pid = pid
         self.sock = ours
+        # A fork or a reap of a killed child takes milliseconds; a template that has not
+        # answered in this long is stuck, and the server gives up on it (and exits).
+        self.sock.settimeout(REPLY_TIMEOUT_S)
 
     def fork_child(self, *, setup: dict, fallback_dir: str, fds: dict[str, int]) -> int:
         """A new sandboxed child, waiting for its cells on ``fds["job_r"]``; its pid."""
