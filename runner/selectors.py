@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -23,8 +24,6 @@ def runs_by_status() -> dict[str, int]:
 
 def run_durations() -> dict:
     """Cumulative histogram buckets of finished runs' durations (start to finish)."""
-    from datetime import timedelta
-
     finished = Run.objects.filter(status__in=FINISHED, started_at__isnull=False, finished_at__isnull=False)
     finished = finished.annotate(
         took=ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
@@ -63,6 +62,8 @@ def queue_depth() -> dict[str, int]:
 def metrics_snapshot() -> dict:
     workers = live_workers()
     return {
+        "runs_in_flight": runs_in_flight(),
+        "queue_waits": queue_waits(),
         "runs_by_status": runs_by_status(),
         "run_durations": run_durations(),
         "queue_depth": queue_depth(),
@@ -101,3 +102,78 @@ def queue_backlog(queue: str) -> int:
 def replicas_for(*, backlog: int, concurrency: int, minimum: int, maximum: int) -> int:
     """The replica count the rule gives (the HPA's AverageValue target: ceil(backlog / target))."""
     return max(minimum, min(maximum, math.ceil(backlog / concurrency)))
+
+
+# --- The pool, observed (issue 20 item 6): /metrics and the admin's Pool page -----------------
+QUEUE_WAIT_BUCKETS_S = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+
+def runs_in_flight() -> dict[str, dict[str, int]]:
+    """{"waiting": {queue: n}, "running": {queue: n}} from the run table (waiting counts
+    `waiting_gpu` too), for every queue that has any; the broker is not asked."""
+    counts = {"waiting": dict.fromkeys(QUEUES, 0), "running": dict.fromkeys(QUEUES, 0)}
+    rows = Run.objects.filter(status__in=BACKLOG_STATUSES).values("queue", "status").annotate(n=Count("id"))
+    for row in rows.order_by():
+        kind = "running" if row["status"] == RunStatus.RUNNING else "waiting"
+        counts[kind][row["queue"]] = counts[kind].get(row["queue"], 0) + row["n"]
+    return counts
+
+
+def queue_waits() -> dict[str, dict]:
+    """Per queue, cumulative histogram buckets of how long started runs waited (requested to
+    started), in the shape of run_durations()."""
+    started = Run.objects.filter(started_at__isnull=False).annotate(
+        waited=ExpressionWrapper(F("started_at") - F("requested_at"), output_field=DurationField())
+    )
+    aggregates = {
+        f"le_{i}": Count("id", filter=Q(waited__lte=timedelta(seconds=b)))
+        for i, b in enumerate(QUEUE_WAIT_BUCKETS_S)
+    }
+    rows = started.values("queue").annotate(total=Count("id"), seconds=Sum("waited"), **aggregates)
+    waits = {}
+    for row in rows.order_by():
+        buckets = [(b, row[f"le_{i}"]) for i, b in enumerate(QUEUE_WAIT_BUCKETS_S)] + [("+Inf", row["total"])]
+        total = row["seconds"] or timedelta(0)
+        waits[row["queue"]] = {"buckets": buckets, "sum": max(total, timedelta(0)).total_seconds()}
+    return waits
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+
+def wait_percentiles(*, since, until, step: timedelta) -> list[dict]:
+    """p50 and p95 of the wait of the runs that started in each `step` from `since` to `until`:
+    [{"start", "runs", "p50", "p95"}] (None where no run started)."""
+    started = Run.objects.filter(started_at__gte=since, started_at__lt=until)
+    rows = started.values_list("requested_at", "started_at")
+    slots = max(1, math.ceil((until - since) / step))
+    waits: list[list[float]] = [[] for _ in range(slots)]
+    for requested, started in rows:
+        slot = min(slots - 1, int((started - since) / step))
+        waits[slot].append(max(0.0, (started - requested).total_seconds()))
+    points = []
+    for i, slot in enumerate(waits):
+        slot.sort()
+        p50, p95 = (_percentile(slot, 0.5), _percentile(slot, 0.95)) if slot else (None, None)
+        points.append({"start": since + i * step, "runs": len(slot), "p50": p50, "p95": p95})
+    return points
+
+
+def pool_overview() -> dict:
+    """The Pool page: workers per queue (live, by heartbeat), runs waiting and running."""
+    live = live_workers()
+    in_flight = runs_in_flight()
+    queues = sorted(set(QUEUES) | set(in_flight["waiting"]) | {q for w in live for q in w.queues})
+    return {
+        "queues": [
+            {
+                "name": queue,
+                "workers": sorted(w.name for w in live if queue in w.queues),
+                "waiting": in_flight["waiting"].get(queue, 0),
+                "running": in_flight["running"].get(queue, 0),
+            }
+            for queue in queues
+        ],
+    }

@@ -54,6 +54,32 @@ class StackCollector:
         for queue, count in sorted(snapshot["live_workers"].items()):
             workers.add_metric([queue], count)
         yield workers
+        yield from _pool_metrics(snapshot)
+
+
+def _pool_metrics(snapshot: dict):
+    """Issue 20: what the autoscaler sees (the run table, per queue) and how long runs wait."""
+    in_flight = snapshot["runs_in_flight"]
+    waiting = GaugeMetricFamily(
+        "kb_runs_waiting", "Runs queued or waiting for a worker, from the run table", labels=["queue"]
+    )
+    running = GaugeMetricFamily("kb_runs_in_flight", "Runs running now", labels=["queue"])
+    for queue in sorted(in_flight["waiting"]):
+        waiting.add_metric([queue], in_flight["waiting"][queue])
+    for queue in sorted(in_flight["running"]):
+        running.add_metric([queue], in_flight["running"][queue])
+    yield waiting
+    yield running
+    waits = HistogramMetricFamily(
+        "kb_run_queue_wait_seconds", "Time from a run's request to its start", labels=["queue"]
+    )
+    for queue, histogram in sorted(snapshot["queue_waits"].items()):
+        waits.add_metric(
+            [queue],
+            buckets=[(b if b == "+Inf" else str(float(b)), c) for b, c in histogram["buckets"]],
+            sum_value=histogram["sum"],
+        )
+    yield waits
 
 
 def _registry() -> CollectorRegistry:
