@@ -1,12 +1,12 @@
-"""Answers as Jupyter notebooks (nbformat v4): export with verified outputs, import as a draft."""
+"""Answers as Jupyter notebooks (nbformat v4): export with verified outputs, import as a draft.
+
+nbformat is imported inside the functions that use it: at module level it cost every process
+that loads the admin (each manage.py command, each web worker) about 0.1 s at start."""
 
 from __future__ import annotations
 
 import base64
 import re
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from .cells import parse_answer
 from .limits import answer_size_problem, notebook_size_problem
@@ -17,6 +17,8 @@ class NotebookError(ValueError):
 
 
 def _cell_outputs(result: dict | None, figures_png: list[bytes]) -> list:
+    from nbformat.v4 import new_output
+
     if result is None:
         return []
     outputs = []
@@ -56,6 +58,9 @@ def answer_to_notebook(
     approved: dict[tuple[int, int], bytes] | None = None,
 ) -> str:
     """The answer's prose as Markdown cells and its runnable cells as code cells with outputs."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
     parsed = parse_answer(body)
     lines = body.splitlines()
     cells = [new_markdown_cell(f"# {title}")]
@@ -93,6 +98,8 @@ def answer_to_notebook(
 
 def notebook_approved_figures(raw: bytes) -> dict[tuple[int, int], bytes]:
     """{(cell index, figure position): PNG} from kb.approved_figures of an exported notebook."""
+    import nbformat
+
     try:
         notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
     except Exception:  # noqa: BLE001 - notebook_to_markdown reports what is wrong with the file
@@ -165,6 +172,8 @@ def notebook_to_markdown(raw: bytes) -> tuple[str | None, str]:
     Refuses (NotebookError) what it cannot import faithfully: wrong-typed kb metadata, odd
     option values, NUL characters, or any cell whose boundaries would change in the Markdown;
     and what is over the caps of answers/limits.py."""
+    import nbformat
+
     # Before nbformat reads it: parsing and validating 45,000 cells took seconds (issue 21).
     if problem := notebook_size_problem(raw):
         raise NotebookError(problem)

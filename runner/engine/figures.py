@@ -30,8 +30,11 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 # Default tolerance: the worst tile's RMS on the 0-255 scale after the blur, between the
 # measured noise (<= 3.3) and the smallest real change (>= 20). `figtol=` in a cell overrides it.
@@ -70,6 +73,7 @@ class FigureComparison:
 
 def decode_png(png: bytes) -> np.ndarray:
     """An RGB float array (height, width, 3) on the 0-255 scale; alpha composited on white."""
+    import numpy as np  # here, not at the top: the web and manage.py processes import this module
     from PIL import Image, UnidentifiedImageError
 
     if not png:
@@ -90,6 +94,7 @@ def decode_png(png: bytes) -> np.ndarray:
 
 def _blur(grey: np.ndarray, sigma: float = BLUR_SIGMA_PX) -> np.ndarray:
     """Separable Gaussian blur as a sum of shifted copies (no SciPy needed)."""
+    import numpy as np
     radius = int(3 * sigma)
     offsets = np.arange(-radius, radius + 1)
     kernel = np.exp(-(offsets**2) / (2 * sigma**2))
@@ -101,6 +106,8 @@ def _blur(grey: np.ndarray, sigma: float = BLUR_SIGMA_PX) -> np.ndarray:
 
 
 def _worst_tile_rms(squared: np.ndarray) -> float:
+    import numpy as np
+
     height, width = squared.shape
     worst = 0.0
     for top in range(0, height, TILE_PX):
@@ -114,6 +121,8 @@ def compare_figures(
     new_png: bytes, approved_png: bytes, *, tolerance: float | None = None
 ) -> FigureComparison:
     """Does the new figure match the approved one? Raises FigureReadError for a bad image."""
+    import numpy as np
+
     tolerance = DEFAULT_FIGTOL if tolerance is None else tolerance
     approved = decode_png(approved_png)
     new = decode_png(new_png)
@@ -145,6 +154,7 @@ def compare_figures(
 
 def difference_png(new_png: bytes, approved_png: bytes) -> bytes | None:
     """A PNG showing where the two differ (amplified), or None when sizes differ or unreadable."""
+    import numpy as np
     from PIL import Image
 
     try:
