@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 
 import markdown
@@ -52,7 +53,20 @@ class RenderedAnswer:
     parsed: ParsedAnswer
 
 
+_per_thread = threading.local()
+
+
 def _markdown() -> markdown.Markdown:
+    """One converter per thread, reset before each use: building one (its extensions, their
+    patterns) costs more than converting a short answer."""
+    md = getattr(_per_thread, "markdown", None)
+    if md is None:
+        md = _per_thread.markdown = _new_markdown()
+    md.reset()
+    return md
+
+
+def _new_markdown() -> markdown.Markdown:
     return markdown.Markdown(
         extensions=["fenced_code", "tables", "toc", "codehilite", "sane_lists"],
         extension_configs={

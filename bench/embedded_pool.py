@@ -153,7 +153,7 @@ def measure(args, tmp: Path) -> list[float]:
                    stdout=subprocess.DEVNULL)
     worker = start_worker(env, tmp / "worker.log")
     try:
-        one_round(env, database, tmp, "warm", 2)
+        one_round(env, database, tmp, "warm", args.answers)  # the first round after start-up runs slow
         per_answer = []
         for number in range(args.rounds):
             busy_before = _machine_busy_ticks()[0]

@@ -123,9 +123,15 @@ def _bump() -> None:
 
 
 def pages_changed() -> None:
-    """What readers see changed: no cached page may be served again, in any process."""
+    """What readers see changed: no cached page may be served again, in any process.
+
+    Bumped at once (this transaction's own reads) and again when it commits (everyone else's):
+    once at commit however many changes one transaction makes, such as an import of many
+    articles."""
     _bump()
-    transaction.on_commit(_bump)
+    connection = transaction.get_connection()
+    if not (connection.in_atomic_block and any(func is _bump for _, func, _ in connection.run_on_commit)):
+        transaction.on_commit(_bump)
 
 
 def _reader_kind(request: HttpRequest) -> str | None:
