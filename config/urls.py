@@ -9,11 +9,14 @@ from config.observability.metrics import metrics_view
 from kb import views as kb_views
 from kb.page_cache import reader_cached
 from kb.sitemaps import QuestionSitemap, TagSitemap
+from runner.pool_admin import pool_live_view, pool_view
 
 sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap}
 
 urlpatterns = [
     path("admin/authoring/", admin.site.admin_view(authoring_reference_view), name="admin_authoring"),
+    path("admin/pool/", admin.site.admin_view(pool_view), name="admin_pool"),
+    path("admin/pool/live/", admin.site.admin_view(pool_live_view), name="admin_pool_live"),
     path("admin/", admin.site.urls),
     path(
         "sitemap.xml",

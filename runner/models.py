@@ -57,7 +57,11 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-requested_at"]
-        indexes = [models.Index(fields=["key", "status"])]
+        indexes = [
+            models.Index(fields=["key", "status"]),
+            # The Pool page reads the runs started in the last hour (runner.selectors.wait_percentiles).
+            models.Index(fields=["started_at"], name="runner_run_started_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.status})"

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
 
 from .models import FINISHED, Run, RunStatus
 from .services import live_workers
+from .tasks import RUN_TIME_LIMIT_S
 
-RUN_DURATION_BUCKETS_S = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
+# From a tenth of a second to past the task's hard limit (a run that hit its cap lands above 600)
+# and the sweep's deadline, after which a run is sent again.
+RUN_DURATION_BUCKETS_S = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, RUN_TIME_LIMIT_S, 900)
+QUEUE_WAIT_BUCKETS_S = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
 QUEUES = ("cpu", "gpu")
 
 
@@ -22,21 +26,40 @@ def runs_by_status() -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
-def run_durations() -> dict:
-    """Cumulative histogram buckets of finished runs' durations (start to finish)."""
-    finished = Run.objects.filter(status__in=FINISHED, started_at__isnull=False, finished_at__isnull=False)
-    finished = finished.annotate(
-        took=ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+def run_durations() -> dict[str, dict]:
+    """Per queue, how long finished runs took (start to finish)."""
+    finished = Run.objects.filter(status__in=FINISHED)
+    return _elapsed_histograms(
+        finished, since="started_at", until="finished_at", buckets=RUN_DURATION_BUCKETS_S
     )
-    aggregates = {
-        f"le_{i}": Count("id", filter=Q(took__lte=timedelta(seconds=b)))
-        for i, b in enumerate(RUN_DURATION_BUCKETS_S)
+
+
+def queue_waits() -> dict[str, dict]:
+    """Per queue, how long started runs waited (requested to started)."""
+    return _elapsed_histograms(
+        Run.objects.all(), since="requested_at", until="started_at", buckets=QUEUE_WAIT_BUCKETS_S
+    )
+
+
+def _elapsed_histograms(runs, *, since: str, until: str, buckets: tuple) -> dict[str, dict]:
+    """{queue: {"buckets": [(le, cumulative count), ..., ("+Inf", n)], "sum": seconds}} of
+    `until - since` over the runs that have both, in one grouped query. Every queue of QUEUES is
+    there even with no run, so its series never vanishes from /metrics."""
+    elapsed = ExpressionWrapper(F(until) - F(since), output_field=DurationField())
+    runs = runs.filter(**{f"{since}__isnull": False, f"{until}__isnull": False}).annotate(elapsed=elapsed)
+    below = {
+        f"le_{i}": Count("id", filter=Q(elapsed__lte=timedelta(seconds=b))) for i, b in enumerate(buckets)
     }
-    row = finished.aggregate(total=Count("id"), seconds=Sum("took"), **aggregates)
-    buckets = [(b, row[f"le_{i}"]) for i, b in enumerate(RUN_DURATION_BUCKETS_S)]
-    buckets.append(("+Inf", row["total"]))
-    total = row["seconds"]
-    return {"buckets": buckets, "sum": total.total_seconds() if total else 0.0}
+    rows = runs.values("queue").annotate(total=Count("id"), seconds=Sum("elapsed"), **below).order_by()
+    histograms = {
+        queue: {"buckets": [*((b, 0) for b in buckets), ("+Inf", 0)], "sum": 0.0} for queue in QUEUES
+    }
+    for row in rows:
+        counts = [(b, row[f"le_{i}"]) for i, b in enumerate(buckets)]
+        # A clock step between web and worker can make one difference negative: never the sum.
+        seconds = max(row["seconds"] or timedelta(0), timedelta(0)).total_seconds()
+        histograms[row["queue"]] = {"buckets": [*counts, ("+Inf", row["total"])], "sum": seconds}
+    return histograms
 
 
 def queue_depth() -> dict[str, int]:
@@ -104,8 +127,10 @@ def replicas_for(*, backlog: int, concurrency: int, minimum: int, maximum: int) 
     return max(minimum, min(maximum, math.ceil(backlog / concurrency)))
 
 
-# --- The pool, observed (issue 20 item 6): /metrics and the admin's Pool page -----------------
-QUEUE_WAIT_BUCKETS_S = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
+# --- The pool, observed: /metrics and the admin's Pool page (runner/pool_admin.py) ----------
+POOL_WINDOW = timedelta(hours=1)
+POOL_STEP = timedelta(minutes=5)
+WAITING_STATUSES = (RunStatus.QUEUED, RunStatus.WAITING_GPU)
 
 
 def runs_in_flight() -> dict[str, dict[str, int]]:
@@ -119,61 +144,84 @@ def runs_in_flight() -> dict[str, dict[str, int]]:
     return counts
 
 
-def queue_waits() -> dict[str, dict]:
-    """Per queue, cumulative histogram buckets of how long started runs waited (requested to
-    started), in the shape of run_durations()."""
-    started = Run.objects.filter(started_at__isnull=False).annotate(
-        waited=ExpressionWrapper(F("started_at") - F("requested_at"), output_field=DurationField())
-    )
-    aggregates = {
-        f"le_{i}": Count("id", filter=Q(waited__lte=timedelta(seconds=b)))
-        for i, b in enumerate(QUEUE_WAIT_BUCKETS_S)
-    }
-    rows = started.values("queue").annotate(total=Count("id"), seconds=Sum("waited"), **aggregates)
-    waits = {}
-    for row in rows.order_by():
-        buckets = [(b, row[f"le_{i}"]) for i, b in enumerate(QUEUE_WAIT_BUCKETS_S)] + [("+Inf", row["total"])]
-        total = row["seconds"] or timedelta(0)
-        waits[row["queue"]] = {"buckets": buckets, "sum": max(total, timedelta(0)).total_seconds()}
-    return waits
-
-
 def _percentile(ordered: list[float], fraction: float) -> float:
     """Nearest-rank percentile of an ascending list."""
     return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
 
 
-def wait_percentiles(*, since, until, step: timedelta) -> list[dict]:
-    """p50 and p95 of the wait of the runs that started in each `step` from `since` to `until`:
-    [{"start", "runs", "p50", "p95"}] (None where no run started)."""
-    started = Run.objects.filter(started_at__gte=since, started_at__lt=until)
-    rows = started.values_list("requested_at", "started_at")
+def _percentiles(waits: list[float]) -> dict:
+    waits = sorted(waits)
+    if not waits:
+        return {"runs": 0, "p50": None, "p95": None}
+    return {"runs": len(waits), "p50": _percentile(waits, 0.5), "p95": _percentile(waits, 0.95)}
+
+
+def wait_percentiles(*, since: datetime, until: datetime, step: timedelta, queues=QUEUES) -> dict[str, dict]:
+    """Per queue, p50 and p95 of the wait (requested to started) of the runs that started from
+    `since` to `until`, over the whole window and in each `step` of it:
+    {queue: {"runs", "p50", "p95", "slots": [{"start", "runs", "p50", "p95"}]}} (None where no
+    run started), for each of `queues` and any queue a run started on. One query on started_at
+    (indexed), the percentiles in Python."""
+    rows = Run.objects.filter(started_at__gte=since, started_at__lt=until).values_list(
+        "queue", "requested_at", "started_at"
+    )
     slots = max(1, math.ceil((until - since) / step))
-    waits: list[list[float]] = [[] for _ in range(slots)]
-    for requested, started in rows:
+    per_queue: dict[str, list[list[float]]] = {}
+    for queue, requested, started in rows.order_by():
         slot = min(slots - 1, int((started - since) / step))
+        waits = per_queue.setdefault(queue, [[] for _ in range(slots)])
         waits[slot].append(max(0.0, (started - requested).total_seconds()))
-    points = []
-    for i, slot in enumerate(waits):
-        slot.sort()
-        p50, p95 = (_percentile(slot, 0.5), _percentile(slot, 0.95)) if slot else (None, None)
-        points.append({"start": since + i * step, "runs": len(slot), "p50": p50, "p95": p95})
-    return points
+    for queue in queues:
+        per_queue.setdefault(queue, [[] for _ in range(slots)])
+    return {
+        queue: {
+            **_percentiles([wait for slot in waits for wait in slot]),
+            "slots": [{"start": since + i * step, **_percentiles(slot)} for i, slot in enumerate(waits)],
+        }
+        for queue, waits in per_queue.items()
+    }
 
 
-def pool_overview() -> dict:
-    """The Pool page: workers per queue (live, by heartbeat), runs waiting and running."""
+def oldest_waiting() -> dict[str, datetime]:
+    """Per queue, when the longest-waiting run still waiting for a worker was requested: a
+    queue with no worker shows here, while its wait percentiles (of started runs) stay empty."""
+    rows = (
+        Run.objects.filter(status__in=WAITING_STATUSES).values("queue").annotate(oldest=Min("requested_at"))
+    )
+    return {row["queue"]: row["oldest"] for row in rows.order_by()}
+
+
+def pool_window(now: datetime) -> tuple[datetime, datetime]:
+    """The last hour in whole steps, the step in progress last: (since, until)."""
+    step_s = POOL_STEP.total_seconds()
+    until = datetime.fromtimestamp((now.timestamp() // step_s + 1) * step_s, tz=UTC)
+    return until - POOL_WINDOW, until
+
+
+def pool_overview(*, now: datetime) -> dict:
+    """The Pool page: per queue, the live workers (by heartbeat), runs waiting and running, the
+    oldest waiting, and the wait percentiles of the last hour."""
+    since, until = pool_window(now)
     live = live_workers()
     in_flight = runs_in_flight()
-    queues = sorted(set(QUEUES) | set(in_flight["waiting"]) | {q for w in live for q in w.queues})
+    oldest = oldest_waiting()
+    queues = set(QUEUES) | set(in_flight["waiting"]) | set(in_flight["running"]) | set(oldest)
+    queues |= {queue for worker in live for queue in worker.queues}
+    waits = wait_percentiles(since=since, until=until, step=POOL_STEP, queues=queues)
     return {
+        "now": now,
+        "since": since,
+        "until": until,
+        "step": POOL_STEP,
         "queues": [
             {
                 "name": queue,
                 "workers": sorted(w.name for w in live if queue in w.queues),
                 "waiting": in_flight["waiting"].get(queue, 0),
                 "running": in_flight["running"].get(queue, 0),
+                "oldest_wait_s": max(0.0, (now - oldest[queue]).total_seconds()) if queue in oldest else None,
+                "waits": waits[queue],
             }
-            for queue in queues
+            for queue in sorted(waits)
         ],
     }

@@ -38,14 +38,11 @@ class StackCollector:
         for status, count in sorted(snapshot["runs_by_status"].items()):
             runs.add_metric([status], count)
         yield runs
-        durations = snapshot["run_durations"]
-        histogram = HistogramMetricFamily("kb_run_duration_seconds", "Duration of finished runs")
-        histogram.add_metric(
-            [],
-            buckets=[(b if b == "+Inf" else str(float(b)), c) for b, c in durations["buckets"]],
-            sum_value=durations["sum"],
+        yield _per_queue_histogram(
+            "kb_run_duration_seconds",
+            "Duration of finished runs (start to finish)",
+            snapshot["run_durations"],
         )
-        yield histogram
         depth = GaugeMetricFamily("kb_queue_depth", "Jobs waiting in a broker queue", labels=["queue"])
         for queue, count in sorted(snapshot["queue_depth"].items()):
             depth.add_metric([queue], count)
@@ -58,7 +55,7 @@ class StackCollector:
 
 
 def _pool_metrics(snapshot: dict):
-    """Issue 20: what the autoscaler sees (the run table, per queue) and how long runs wait."""
+    """What the autoscaler sees (the run table, per queue) and how long runs wait."""
     in_flight = snapshot["runs_in_flight"]
     waiting = GaugeMetricFamily(
         "kb_runs_waiting", "Runs queued or waiting for a worker, from the run table", labels=["queue"]
@@ -70,16 +67,21 @@ def _pool_metrics(snapshot: dict):
         running.add_metric([queue], in_flight["running"][queue])
     yield waiting
     yield running
-    waits = HistogramMetricFamily(
-        "kb_run_queue_wait_seconds", "Time from a run's request to its start", labels=["queue"]
+    yield _per_queue_histogram(
+        "kb_run_queue_wait_seconds", "Time from a run's request to its start", snapshot["queue_waits"]
     )
-    for queue, histogram in sorted(snapshot["queue_waits"].items()):
-        waits.add_metric(
+
+
+def _per_queue_histogram(name: str, documentation: str, per_queue: dict) -> HistogramMetricFamily:
+    """A histogram family with one series per queue, from runner.selectors' bucket counts."""
+    family = HistogramMetricFamily(name, documentation, labels=["queue"])
+    for queue, histogram in sorted(per_queue.items()):
+        family.add_metric(
             [queue],
             buckets=[(b if b == "+Inf" else str(float(b)), c) for b, c in histogram["buckets"]],
             sum_value=histogram["sum"],
         )
-    yield waits
+    return family
 
 
 def _registry() -> CollectorRegistry:

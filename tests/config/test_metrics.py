@@ -57,10 +57,10 @@ def test_runs_by_status_and_their_durations(client):
     assert sample(text, "kb_runs_total", status="verified") == 1
     assert sample(text, "kb_runs_total", status="failed") == 1
     assert sample(text, "kb_runs_total", status="queued") == 1
-    assert sample(text, "kb_run_duration_seconds_count") == 2
-    assert sample(text, "kb_run_duration_seconds_bucket", le="5.0") == 1
-    assert sample(text, "kb_run_duration_seconds_bucket", le="60.0") == 2
-    assert sample(text, "kb_run_duration_seconds_sum") == pytest.approx(43, abs=0.01)
+    assert sample(text, "kb_run_duration_seconds_count", queue="cpu") == 2
+    assert sample(text, "kb_run_duration_seconds_bucket", queue="cpu", le="5.0") == 1
+    assert sample(text, "kb_run_duration_seconds_bucket", queue="cpu", le="60.0") == 2
+    assert sample(text, "kb_run_duration_seconds_sum", queue="cpu") == pytest.approx(43, abs=0.01)
 
 
 def test_queue_depth_per_queue_and_live_workers(client, settings):

@@ -59,6 +59,7 @@ def test_admin_pages_report_no_csp_violation(watched_page, live_server, flagship
         "/admin/kb/question/import-notebook/",
         "/admin/analytics/articleviewday/",
         "/admin/demo_requests/demorequest/",
+        "/admin/pool/",
     ]:
         response = watched_page.goto(live_server.url + path)
         assert response.status == 200 and "style-src 'self'" in response.headers["content-security-policy"]
