@@ -57,7 +57,10 @@ def _row(html: str, queue: str) -> dict[str, str]:
 def pool(db):
     """cpu: 20 runs started ten minutes ago after waiting 1 s, 2 s, ... 20 s (two still running),
     3 queued, the oldest for 90 s; two live workers and a dead one. gpu: one run waiting for a
-    GPU worker for 30 s, one live worker, a run that started two hours ago (outside the hour)."""
+    GPU worker for 30 s, one live worker, a run that started two hours ago (outside the hour).
+    Worker rows left by real workers of other tests (their heartbeats) are cleared first."""
+    Worker.objects.all().delete()
+    Run.objects.all().delete()
     for wait in range(1, 19):
         _run("cpu", RunStatus.VERIFIED, waited_s=wait)
     _run("cpu", RunStatus.RUNNING, waited_s=19)
