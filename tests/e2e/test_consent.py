@@ -150,3 +150,18 @@ def test_privacy_page_gives_a_real_address_to_exercise_rights(page, live_server,
     expect(rights.first).not_to_contain_text("company page")
     expect(rights.first).to_contain_text("copy of what we hold")
     expect(rights.first).to_contain_text("Cookie settings")
+
+
+def test_on_a_phone_the_banner_leaves_the_title_on_the_first_screen(browser, site):
+    """On a 390 x 844 phone the banner is compact: both choices, the article's title and the
+    summary under it are all on the first screen, without scrolling."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(site + ARTICLE)
+    banner = _banner(page)
+    expect(banner).to_be_visible()
+    for name in ("Accept all", "Reject all"):
+        expect(banner.get_by_role("button", name=name)).to_be_in_viewport(ratio=1)
+    expect(page.get_by_role("heading", level=1)).to_be_in_viewport(ratio=1)
+    expect(page.locator("main .lede").first).to_be_in_viewport(ratio=1)
+    context.close()
