@@ -15,6 +15,7 @@ REVIEWER_PERMISSIONS = [
     ("kb", "question", "change_question"),
     ("kb", "question", "view_question"),
     ("kb", "tag", "view_tag"),
+    ("answers", "answer", "add_answer"),
     ("answers", "answer", "change_answer"),
     ("answers", "answer", "view_answer"),
     ("answers", "revision", "view_revision"),
