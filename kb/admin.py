@@ -92,7 +92,8 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
     LIVE_FIELDS = ["title", "slug", "summary", "tags"]
 
     def has_publish_permission(self, request, obj=None) -> bool:
-        return user_can_publish(request.user)
+        # Django grants an action if any one of its permissions holds: both are checked here.
+        return self.has_change_permission(request, obj) and user_can_publish(request.user)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -177,7 +178,7 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
         else:
             super().save_formset(request, form, formset, change)
 
-    @admin.action(description="Publish selected questions", permissions=["change", "publish"])
+    @admin.action(description="Publish selected questions", permissions=["publish"])
     def publish_selected(self, request, queryset):
         for question in queryset:
             question_publish(question=question)
