@@ -26,9 +26,10 @@ REVIEWER_PERMISSIONS = [
 def forwards(apps, schema_editor):
     for label in ("kb", "answers"):
         config = apps.get_app_config(label)
-        config.models_module = True
+        models_module = getattr(config, "models_module", None)
+        config.models_module = models_module or True
         create_permissions(config, apps=apps, verbosity=0)
-        config.models_module = None
+        config.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     reviewers, _ = Group.objects.get_or_create(name="Reviewers")

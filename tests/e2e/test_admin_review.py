@@ -3,7 +3,6 @@ change against the published revision with real outputs and figures, axe finds n
 light or dark scheme, and requests changes with the keyboard alone."""
 
 import pytest
-from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from answers.reviews import review_submit
@@ -11,6 +10,7 @@ from answers.services import answer_save
 from kb.models import Question
 from kb.services import question_publish
 from tests.e2e.reading.test_accessibility import AXE, axe_violations
+from tests.support.reviewers import reviewers_group
 from tests.support.workers import wait_for
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def test_reviewer_reads_the_change_and_requests_changes_by_keyboard(
     reviewer = django_user_model.objects.create_user(
         "reviewer", "r@example.com", "A-long-pass-phrase-1", is_staff=True
     )
-    reviewer.groups.add(Group.objects.get(name="Reviewers"))
+    reviewer.groups.add(reviewers_group())
     question = Question.objects.create(title="Bars and sums", slug="bars-and-sums")
     answer_save(question=question, body=V1)
     question_publish(question=question)

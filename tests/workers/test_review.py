@@ -6,13 +6,14 @@ import re
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
 
 from answers.models import Answer, ReviewEvent
 from answers.services import answer_save
 from kb.models import Question
 from kb.services import question_publish
+from tests.support.reviewers import reviewers_group
 from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -44,13 +45,13 @@ def _finished(question_id):
     return answer if answer.run and answer.run.is_finished else None
 
 
-def _user(django_user_model, name, perms=(), group=None):
+def _user(django_user_model, name, perms=(), reviewer=False):
     user = django_user_model.objects.create_user(name, f"{name}@example.com", "pw-Long-123", is_staff=True)
     for perm in perms:
         app, codename = perm.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))
-    if group:
-        user.groups.add(Group.objects.get(name=group))
+    if reviewer:
+        user.groups.add(reviewers_group())
     return user
 
 
@@ -62,7 +63,7 @@ def test_request_changes_edit_resubmit_approve_with_real_runs(client, cpu_worker
     author = _user(
         django_user_model, "author", ["kb.change_question", "kb.view_question", "answers.change_answer"]
     )
-    reviewer = _user(django_user_model, "reviewer", group="Reviewers")
+    reviewer = _user(django_user_model, "reviewer", reviewer=True)
     question = Question.objects.create(title="Summing ones", slug="summing-ones")
     answer_save(question=question, body=V1)  # a command's save: approved as before review existed
     question_publish(question=question)
