@@ -68,8 +68,10 @@ def _clean_comment(comment: str) -> str:
 
 
 def _locked(question: Question) -> tuple[Question, Answer, Revision]:
+    # The answer row first, then the question's: answer_save takes them in this order too, so a
+    # save and a review step at the same moment wait for each other instead of deadlocking.
+    answer = Answer.objects.select_for_update().filter(question_id=question.pk).first()
     question = Question.objects.select_for_update().get(pk=question.pk)
-    answer = Answer.objects.select_for_update().filter(question=question).first()
     latest = answer.revisions.order_by("-number").first() if answer is not None else None
     if latest is None:
         raise ReviewError("This question has no answer yet: write one first.")

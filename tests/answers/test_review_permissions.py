@@ -258,3 +258,15 @@ def test_an_authors_edit_of_a_live_question_leaves_readers_on_the_published_revi
     client.post(f"/admin/kb/question/{published.pk}/review/approve/", {"revision": "2"})
     page = client.get("/questions/pooling/").content.decode()
     assert "Max pooling keeps the largest value in each window." in page
+
+
+def test_a_question_without_an_answer_has_nothing_to_submit(client, author):
+    question = Question.objects.create(title="Empty", slug="empty", author=author)
+    client.force_login(author)
+    page = client.get(f"/admin/kb/question/{question.pk}/review/").content.decode()
+    assert "no answer yet" in page and "Submit revision" not in page
+    refused = client.post(f"/admin/kb/question/{question.pk}/review/submit/", follow=True).content.decode()
+    assert "no answer yet: write one first" in refused
+    assert client.get("/admin/kb/question/999999/review/").status_code == 404
+    question.refresh_from_db()
+    assert question.review_state == "draft" and not ReviewEvent.objects.exists()
