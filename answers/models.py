@@ -28,6 +28,10 @@ class Answer(models.Model):
     published_run = models.ForeignKey(
         "runner.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
+    # The newest revision someone who may publish approved (or saved): only it can be published.
+    approved_revision = models.ForeignKey(
+        "Revision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     # Set when a re-verification of the published revision failed; cleared when it passes again.
     stopped_passing_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -59,6 +63,33 @@ class Revision(models.Model):
 
     def __str__(self) -> str:
         return f"Revision {self.number} of {self.answer.question}"
+
+
+class ReviewEvent(models.Model):
+    """One step of a question's review, never edited: the history shown on its admin page."""
+
+    class Action(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted for review"
+        REVISED = "revised", "Revised while in review"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        APPROVED = "approved", "Approved"
+        SAVED_BY_PUBLISHER = "saved_by_publisher", "Saved and approved by a publisher"
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="review_events")
+    revision = models.ForeignKey(
+        Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="review_events"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    comment = models.TextField(blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["question", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.question_id})"
 
 
 class Reproduction(models.Model):

@@ -20,6 +20,7 @@ from .cells import ParsedAnswer, parse_answer
 from .limits import AnswerTooLarge, answer_size_problem
 from .models import Answer, Revision
 from .rendering import RenderedAnswer, render_answer
+from .reviews import review_after_save
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,15 @@ def _publish_if_ready(answer: Answer, *, text: str | None = None) -> None:
     published revision's text is indexed (issue 8 item 6). `text` is the plain text of the
     current revision when the caller has just rendered it.
     """
+    latest = _latest_revision(answer)
+    if latest is None or answer.approved_revision_id != latest.pk:
+        return  # not approved by a reviewer yet: readers keep the published revision
     verified = _is_verified(answer)
     if not verified and not answer.question.allow_unverified:
         return
     if not verified and answer.run is not None and not answer.run.is_finished:
         return  # override, but let the run finish first so readers see its real outputs
-    answer.published_revision = _latest_revision(answer)
+    answer.published_revision = latest
     answer.published_html = answer.rendered_html
     answer.published_toc_html = answer.toc_html
     answer.published_verified = verified
@@ -126,7 +130,8 @@ def answer_save(*, question: Question, body: str, by=None) -> Answer:
     answer.updated_by = by
     answer.save()
     last = answer.revisions.order_by("-number").values_list("number", flat=True).first() or 0
-    Revision.objects.create(answer=answer, number=last + 1, body=body, created_by=by, run=run)
+    revision = Revision.objects.create(answer=answer, number=last + 1, body=body, created_by=by, run=run)
+    review_after_save(answer=answer, revision=revision, by=by)
     _publish_if_ready(answer, text=rendered.text)
     return answer
 
@@ -189,5 +194,10 @@ def answers_refresh_for_run(*, run_id: int) -> int:
 
 
 def answer_publish_override(*, answer: Answer) -> None:
-    """Staff chose to show the current revision even though it did not verify."""
+    """Staff chose to show the current revision even though it did not verify (if approved)."""
+    _publish_if_ready(answer)
+
+
+def answer_publish_approved(*, answer: Answer) -> None:
+    """A reviewer approved the latest revision: show it now if it verified, else when it does."""
     _publish_if_ready(answer)

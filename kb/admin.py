@@ -1,11 +1,15 @@
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from answers.admin import AnswerAdminMixin, AnswerInline, VerificationFilter, answer_save_from_formset
+from answers.admin_review import review_urls
+from answers.models import ReviewEvent
+from answers.reviews import user_can_publish
 
 from .models import Question, Tag
 from .page_cache import pages_changed
@@ -38,12 +42,20 @@ class TagAdmin(PublicPagesAdminMixin, admin.ModelAdmin):
 
 @admin.register(Question)
 class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "status", "verification_status", "published_at", "updated_at", "preview_link"]
-    list_filter = ["status", VerificationFilter, "tags", "published_at"]
+    list_display = [
+        "title",
+        "status",
+        "review_state",
+        "verification_status",
+        "published_at",
+        "updated_at",
+        "preview_link",
+    ]
+    list_filter = ["status", "review_state", VerificationFilter, "tags", "published_at"]
     search_fields = ["title", "summary", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["tags"]
-    readonly_fields = ["created_at", "updated_at", "published_at", "preview_link"]
+    readonly_fields = ["created_at", "updated_at", "published_at", "preview_link", "review", "review_history"]
     fields = [
         "title",
         "slug",
@@ -53,6 +65,8 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
         "allow_unverified",
         "author",
         "preview_link",
+        "review",
+        "review_history",
         "created_at",
         "updated_at",
         "published_at",
@@ -71,6 +85,45 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
             reverse("admin:kb_question_preview", args=[obj.pk]),
         )
 
+    # Publishing is the "can publish" permission's: without it the status, the override and,
+    # once readers can see the question, what they see of it outside the answer's revisions
+    # (title, slug, summary, tags) are read-only, and the publish action is not offered.
+    PUBLISHER_FIELDS = ["status", "allow_unverified"]
+    LIVE_FIELDS = ["title", "slug", "summary", "tags"]
+
+    def has_publish_permission(self, request, obj=None) -> bool:
+        # Django grants an action if any one of its permissions holds: both are checked here.
+        return self.has_change_permission(request, obj) and user_can_publish(request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not self.has_publish_permission(request):
+            fields += self.PUBLISHER_FIELDS
+            if obj is not None and obj.status == Question.Status.PUBLISHED:
+                fields += self.LIVE_FIELDS
+        return fields
+
+    def get_prepopulated_fields(self, request, obj=None):
+        readonly = self.get_readonly_fields(request, obj)
+        return {k: v for k, v in super().get_prepopulated_fields(request, obj).items() if k not in readonly}
+
+    @admin.display(description="Review")
+    def review(self, obj):
+        if not obj or not obj.pk:
+            return "Save first: then submit it for review."
+        return format_html(
+            '{} · <a href="{}">Review the changes against the published revision</a>',
+            obj.get_review_state_display(),
+            reverse("admin:kb_question_review", args=[obj.pk]),
+        )
+
+    @admin.display(description="Review history")
+    def review_history(self, obj):
+        if not obj or not obj.pk:
+            return "–"
+        history = ReviewEvent.objects.filter(question=obj).select_related("by", "revision")[:100]
+        return render_to_string("admin/kb/question/review_history.html", {"history": history})
+
     def get_urls(self):
         preview = path(
             "<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="kb_question_preview"
@@ -80,7 +133,7 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
             self.admin_site.admin_view(xframe_options_sameorigin(self.preview_frame_view)),
             name="kb_question_preview_frame",
         )
-        return [preview, frame, *self.answer_urls(), *super().get_urls()]
+        return [preview, frame, *self.answer_urls(), *review_urls(self), *super().get_urls()]
 
     def preview_view(self, request, pk: int):
         # The admin chrome holds a frame with the article in the site's own page: the site's
@@ -112,6 +165,8 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.author = obj.author or request.user
+        if not change and not self.has_publish_permission(request):
+            obj.status, obj.allow_unverified = Question.Status.DRAFT, False  # read-only for them too
         super().save_model(request, obj, form, change)
         if obj.status == Question.Status.PUBLISHED and obj.published_at is None:
             question_publish(question=obj)
@@ -123,7 +178,7 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
         else:
             super().save_formset(request, form, formset, change)
 
-    @admin.action(description="Publish selected questions", permissions=["change"])
+    @admin.action(description="Publish selected questions", permissions=["publish"])
     def publish_selected(self, request, queryset):
         for question in queryset:
             question_publish(question=question)

@@ -28,6 +28,13 @@ class Question(models.Model):
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"
 
+    class ReviewState(models.TextChoices):
+        """Where the latest revision stands: readers see only an approved one (answers.reviews)."""
+
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        APPROVED = "approved", "Approved"
+
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     summary = models.CharField(max_length=300, blank=True)
@@ -43,6 +50,9 @@ class Question(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    review_state = models.CharField(
+        max_length=12, choices=ReviewState.choices, default=ReviewState.DRAFT, editable=False
+    )
     # Plain text of the answer, kept by answers.services for search and excerpts.
     search_document = models.TextField(blank=True, editable=False)
     # Filled on PostgreSQL only (kb.services.question_reindex); SQLite searches with LIKE.
@@ -53,6 +63,8 @@ class Question(models.Model):
     class Meta:
         ordering = ["-published_at", "-created_at"]
         indexes = [models.Index(fields=["status", "-published_at"])]
+        # Authors without it can only submit a revision for review; the "Reviewers" group has it.
+        permissions = [("can_publish", "Can publish questions and approve their reviews")]
 
     def __str__(self) -> str:
         return self.title
