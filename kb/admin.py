@@ -6,6 +6,8 @@ from django.utils.html import format_html
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from answers.admin import AnswerAdminMixin, AnswerInline, VerificationFilter, answer_save_from_formset
+from content_health.admin import ContentHealthAdminMixin, ContentHealthFilter, ReviewMarkInline
+from feedback.admin import feedback_report_link
 
 from .models import Question, Tag
 from .page_cache import pages_changed
@@ -37,13 +39,33 @@ class TagAdmin(PublicPagesAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Question)
-class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "status", "verification_status", "published_at", "updated_at", "preview_link"]
-    list_filter = ["status", VerificationFilter, "tags", "published_at"]
+class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, ContentHealthAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "title",
+        "status",
+        "verification_status",
+        "owner",
+        "review_due",
+        "reader_feedback",
+        "published_at",
+        "updated_at",
+        "preview_link",
+    ]
+    list_filter = ["status", VerificationFilter, ContentHealthFilter, "owner", "tags", "published_at"]
+    list_select_related = ["owner", "answer__run"]
     search_fields = ["title", "summary", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["tags"]
-    readonly_fields = ["created_at", "updated_at", "published_at", "preview_link"]
+    readonly_fields = [
+        "created_at",
+        "updated_at",
+        "published_at",
+        "preview_link",
+        "review_due",
+        "reviewed_at",
+        "reviewed_by",
+        "reader_feedback",
+    ]
     fields = [
         "title",
         "slug",
@@ -52,13 +74,19 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
         "status",
         "allow_unverified",
         "author",
+        "owner",
+        "review_interval_days",
+        "review_due",
+        "reviewed_at",
+        "reviewed_by",
+        "reader_feedback",
         "preview_link",
         "created_at",
         "updated_at",
         "published_at",
     ]
-    inlines = [AnswerInline]
-    actions = ["publish_selected", "verify_now"]
+    inlines = [AnswerInline, ReviewMarkInline]
+    actions = ["publish_selected", "verify_now", "mark_reviewed"]
     change_list_template = "admin/kb/question/change_list.html"
     change_form_template = "admin/kb/question/change_form.html"
 
@@ -80,7 +108,7 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
             self.admin_site.admin_view(xframe_options_sameorigin(self.preview_frame_view)),
             name="kb_question_preview_frame",
         )
-        return [preview, frame, *self.answer_urls(), *super().get_urls()]
+        return [preview, frame, *self.answer_urls(), *self.content_health_urls(), *super().get_urls()]
 
     def preview_view(self, request, pk: int):
         # The admin chrome holds a frame with the article in the site's own page: the site's
@@ -109,9 +137,15 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
         }
         return render(request, "admin/kb/question/preview_frame.html", context)
 
+    @admin.display(description="Reader feedback")
+    def reader_feedback(self, obj):
+        return feedback_report_link(obj)
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.author = obj.author or request.user
+        if obj.owner is None and obj.status == Question.Status.PUBLISHED:
+            obj.owner = obj.author if obj.author and obj.author.is_staff else request.user
         super().save_model(request, obj, form, change)
         if obj.status == Question.Status.PUBLISHED and obj.published_at is None:
             question_publish(question=obj)

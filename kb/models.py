@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -43,6 +44,27 @@ class Question(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # Content health (content_health/): who keeps the answer right, and how often it is reviewed.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_questions",
+        limit_choices_to={"is_staff": True},
+        help_text="The staff member who reviews this answer and receives its weekly digest.",
+    )
+    review_interval_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Days between reviews; empty for the site's default (CONTENT_REVIEW_INTERVAL_DAYS, 180).",
+    )
+    # Set by content_health.services.question_mark_reviewed only; its history is ReviewMark.
+    reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     # Plain text of the answer, kept by answers.services for search and excerpts.
     search_document = models.TextField(blank=True, editable=False)
     # Filled on PostgreSQL only (kb.services.question_reindex); SQLite searches with LIKE.
