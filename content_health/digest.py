@@ -49,7 +49,7 @@ class Digest:
         for count, label in (
             (len(self.stale), "stale"),
             (len(self.stopped_passing), "stopped passing"),
-            (len(self.negative_votes), "new “No” vote" + ("s" if len(self.negative_votes) != 1 else "")),
+            (len(self.negative_votes), "new negative vote" + ("s" if len(self.negative_votes) != 1 else "")),
             (len(self.zero_result_queries), "search" + ("es" if len(self.zero_result_queries) != 1 else "") + " with no result"),
         ):
             if count:
