@@ -36,7 +36,7 @@ def vote_explain(*, vote_id: int, reasons: list[str], comment: str) -> Vote:
         raise AlreadyExplained
     valid = [r for r in dict.fromkeys(reasons) if r in Reason.values]
     VoteReason.objects.bulk_create([VoteReason(vote=vote, reason=r) for r in valid])
-    vote.comment = comment.strip()
+    vote.comment = comment.replace("\r\n", "\n").strip()  # browsers send CRLF line breaks
     vote.explained_at = timezone.now()
     vote.save(update_fields=["comment", "explained_at"])
     return vote
