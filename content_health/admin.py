@@ -63,7 +63,11 @@ class ContentHealthAdminMixin:
     def content_health_urls(self):
         site = self.admin_site
         return [
-            path("content-health/", site.admin_view(self.content_health_view), name="kb_question_content_health"),
+            path(
+                "content-health/",
+                site.admin_view(self.content_health_view),
+                name="kb_question_content_health",
+            ),
             path(
                 "<int:pk>/mark-reviewed/",
                 site.admin_view(require_POST(self.mark_reviewed_view)),

@@ -41,7 +41,9 @@ class Digest:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.stale or self.stopped_passing or self.due or self.negative_votes or self.zero_result_queries)
+        return not (
+            self.stale or self.stopped_passing or self.due or self.negative_votes or self.zero_result_queries
+        )
 
     @property
     def subject(self) -> str:
@@ -50,7 +52,10 @@ class Digest:
             (len(self.stale), "stale"),
             (len(self.stopped_passing), "stopped passing"),
             (len(self.negative_votes), "new negative vote" + ("s" if len(self.negative_votes) != 1 else "")),
-            (len(self.zero_result_queries), "search" + ("es" if len(self.zero_result_queries) != 1 else "") + " with no result"),
+            (
+                len(self.zero_result_queries),
+                "search" + ("es" if len(self.zero_result_queries) != 1 else "") + " with no result",
+            ),
         ):
             if count:
                 parts.append(f"{count} {label}")

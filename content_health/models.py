@@ -8,7 +8,9 @@ class ReviewMark(models.Model):
     """Staff read the published answer and found it right: never edited, so the history stays."""
 
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="review_marks")
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reviewed_at = models.DateTimeField()
     revision_number = models.PositiveIntegerField(null=True, help_text="The published revision reviewed.")
 

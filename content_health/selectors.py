@@ -131,11 +131,10 @@ def content_health_summary(*, limit: int = 50) -> list[dict]:
         questions = questions_in_state(key)
         if "review_due_at" not in questions.query.annotations:
             questions = questions.annotate(review_due_at=ReviewDue())
-        questions = (
-            questions.select_related("owner", "answer")
-            .order_by("review_due_at", "pk")
+        questions = questions.select_related("owner", "answer").order_by("review_due_at", "pk")
+        rows.append(
+            {"key": key, "label": label, "count": questions.count(), "questions": list(questions[:limit])}
         )
-        rows.append({"key": key, "label": label, "count": questions.count(), "questions": list(questions[:limit])})
     return rows
 
 

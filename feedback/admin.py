@@ -59,11 +59,29 @@ class ReasonFilter(admin.SimpleListFilter):
 
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin):
-    list_display = ["question", "verdict", "reasons_given", "comment_excerpt", "revision_number", "created_at", "handled_mark"]
+    list_display = [
+        "question",
+        "verdict",
+        "reasons_given",
+        "comment_excerpt",
+        "revision_number",
+        "created_at",
+        "handled_mark",
+    ]
     list_filter = [HandledFilter, CommentFilter, "helpful", ReasonFilter, "created_at"]
     search_fields = ["comment", "answer__question__title"]
     list_select_related = ["answer__question", "revision"]
-    fields = ["question", "verdict", "reasons_given", "comment", "revision_number", "day", "created_at", "handled_at", "handled_by"]
+    fields = [
+        "question",
+        "verdict",
+        "reasons_given",
+        "comment",
+        "revision_number",
+        "day",
+        "created_at",
+        "handled_at",
+        "handled_by",
+    ]
     readonly_fields = fields
     actions = ["mark_handled", "mark_not_handled"]
     ordering = ["-created_at"]
@@ -127,8 +145,10 @@ class VoteAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         answer = get_object_or_404(Answer.objects.select_related("question"), pk=answer_id)
-        inbox = reverse("admin:feedback_vote_changelist") + "?" + urlencode(
-            {"answer__id__exact": answer.pk, "has_comment": "yes", "handled": "no"}
+        inbox = (
+            reverse("admin:feedback_vote_changelist")
+            + "?"
+            + urlencode({"answer__id__exact": answer.pk, "has_comment": "yes", "handled": "no"})
         )
         context = {
             **self.admin_site.each_context(request),

@@ -57,7 +57,9 @@ def answer_feedback_report(*, answer: Answer, weeks: int = REPORT_WEEKS) -> dict
         "by_revision": by_revision,
         "reasons": reasons,
         "comments": list(
-            votes.exclude(comment="").select_related("revision", "handled_by").prefetch_related("reasons")[:50]
+            votes.exclude(comment="")
+            .select_related("revision", "handled_by")
+            .prefetch_related("reasons")[:50]
         ),
         "unhandled_comments": votes.exclude(comment="").filter(handled_at__isnull=True).count(),
     }

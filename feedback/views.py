@@ -96,8 +96,15 @@ def _vote_id(token: str) -> int | None:
         return None
 
 
-def _render_why(request: HttpRequest, answer: Answer, form: ReasonsForm, *, status: int = 200) -> HttpResponse:
-    return render(request, "feedback/why.html", {"answer": answer, "question": answer.question, "form": form}, status=status)
+def _render_why(
+    request: HttpRequest, answer: Answer, form: ReasonsForm, *, status: int = 200
+) -> HttpResponse:
+    return render(
+        request,
+        "feedback/why.html",
+        {"answer": answer, "question": answer.question, "form": form},
+        status=status,
+    )
 
 
 @never_cache
@@ -145,6 +152,3 @@ def _expired(request: HttpRequest, answer: Answer) -> HttpResponse:
         "you can vote again on the answer tomorrow."
     )
     return render(request, "feedback/refused.html", {"answer": answer, "text": text}, status=400)
-
-
-

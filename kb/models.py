@@ -63,7 +63,12 @@ class Question(models.Model):
     # Set by content_health.services.question_mark_reviewed only; its history is ReviewMark.
     reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
     )
     # Plain text of the answer, kept by answers.services for search and excerpts.
     search_document = models.TextField(blank=True, editable=False)

@@ -28,7 +28,9 @@ def owners(make_question, django_user_model):
     ada = django_user_model.objects.create_user("ada", "ada@example.com", is_staff=True, first_name="Ada")
     bob = django_user_model.objects.create_user("bob", "bob@example.com", is_staff=True)
     now = timezone.now()
-    stale = make_question(title="Pooling and feature maps", tags=("cnn",), published_at=now - timedelta(days=400))
+    stale = make_question(
+        title="Pooling and feature maps", tags=("cnn",), published_at=now - timedelta(days=400)
+    )
     broken = make_question(title="Batch normalisation", tags=("normalisation",), published_at=now)
     calm = make_question(title="ReLU gradients", tags=("activations",), published_at=now)
     Question.objects.filter(pk__in=[stale.pk, broken.pk]).update(owner=ada)
@@ -59,7 +61,7 @@ def test_each_owner_gets_their_digest_and_an_owner_with_nothing_to_report_none(s
     assert "STOPPED PASSING (1)" in text and "- Batch normalisation\n" in text
     assert "STALE (1)" in text and "- Pooling and feature maps (review was due" in text
     assert "/admin/kb/question/" in text and "/admin/kb/question/content-health/" in text
-    negative = text[text.index("NEW \"NO\" VOTES") :]
+    negative = text[text.index('NEW "NO" VOTES') :]
     assert "Batch normalisation (revision 1)" in negative
     assert "The code or output is wrong; It is out of date" in negative
     assert "“running_mean is never updated”" in negative

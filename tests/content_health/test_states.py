@@ -102,7 +102,10 @@ def _staff(django_user_model, name, *perms):
 
 
 def test_content_health_permissions_hold_against_an_attacker(shelf, client, django_user_model):
-    page, mark = "/admin/kb/question/content-health/", f"/admin/kb/question/{shelf['stale'].pk}/mark-reviewed/"
+    page, mark = (
+        "/admin/kb/question/content-health/",
+        f"/admin/kb/question/{shelf['stale'].pk}/mark-reviewed/",
+    )
     assert client.get(page).status_code == 302 and client.post(mark).status_code == 302  # to log in
     nobody = _staff(django_user_model, "nobody")
     assert nobody.get(page).status_code == 403 and nobody.post(mark).status_code == 403
@@ -115,7 +118,10 @@ def test_content_health_permissions_hold_against_an_attacker(shelf, client, djan
     assert editor.get(mark).status_code == 405  # a GET (a link, an image) never marks anything
     assert not ReviewMark.objects.exists()
     assert editor.post(mark).status_code == 302 and ReviewMark.objects.count() == 1
-    assert _staff(django_user_model, "deleter", "delete_reviewmark").post(
-        f"/admin/content_health/reviewmark/{ReviewMark.objects.get().pk}/delete/", {"post": "yes"}
-    ).status_code == 403
+    assert (
+        _staff(django_user_model, "deleter", "delete_reviewmark")
+        .post(f"/admin/content_health/reviewmark/{ReviewMark.objects.get().pk}/delete/", {"post": "yes"})
+        .status_code
+        == 403
+    )
     assert ReviewMark.objects.count() == 1

@@ -44,7 +44,9 @@ def test_readers_vote_with_and_without_javascript_and_staff_read_it(browser, sit
         assert axe_violations(page) == []
         url = page.url
         feedback.get_by_role("button", name="Yes").click()
-        expect(feedback.get_by_role("status")).to_have_text("Thank you: your feedback helps us keep this answer right.")
+        expect(feedback.get_by_role("status")).to_have_text(
+            "Thank you: your feedback helps us keep this answer right."
+        )
         expect(feedback.get_by_role("button", name="Yes")).to_be_hidden()
         assert page.url == url and Vote.objects.filter(helpful=True).count() == 1
 

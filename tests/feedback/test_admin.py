@@ -16,7 +16,9 @@ def votes(flagship):
     for n, helpful in enumerate([True, True, True, False, False]):
         vote_record(answer=answer, helpful=helpful, address=f"192.0.2.{n}")
     no_votes = Vote.objects.filter(helpful=False).order_by("pk")
-    vote_explain(vote_id=no_votes[0].pk, reasons=["wrong", "outdated"], comment="Conv2d has 448 <script>x</script>")
+    vote_explain(
+        vote_id=no_votes[0].pk, reasons=["wrong", "outdated"], comment="Conv2d has 448 <script>x</script>"
+    )
     vote_explain(vote_id=no_votes[1].pk, reasons=["wrong"], comment="")
     return answer
 
@@ -51,9 +53,14 @@ def test_the_inbox_filters_comments_and_marks_them_handled_in_bulk(admin_client,
     assert "Marked 1 item(s) as handled." in response.content.decode()
     handled = Vote.objects.get(pk=commented[0].pk)
     assert handled.handled_at is not None and handled.handled_by == admin_user
-    assert "Conv2d has 448" not in admin_client.get("/admin/feedback/vote/?has_comment=yes&handled=no").content.decode()
+    assert (
+        "Conv2d has 448"
+        not in admin_client.get("/admin/feedback/vote/?has_comment=yes&handled=no").content.decode()
+    )
     assert "Conv2d has 448" in admin_client.get("/admin/feedback/vote/?handled=yes").content.decode()
-    admin_client.post("/admin/feedback/vote/", {"action": "mark_not_handled", "_selected_action": [handled.pk]})
+    admin_client.post(
+        "/admin/feedback/vote/", {"action": "mark_not_handled", "_selected_action": [handled.pk]}
+    )
     assert Vote.objects.get(pk=handled.pk).handled_at is None
     assert admin_client.get("/admin/feedback/vote/add/").status_code == 403
 

@@ -126,7 +126,10 @@ def test_spam_and_junk_votes_store_nothing(client, flagship, settings, django_us
     assert client.post("/questions/no-such-question/feedback/", {"helpful": "yes"}).status_code == 404
     forged = client.get(WHY_URL + "?vote=1:forged")
     assert forged.status_code == 400 and "not valid any more" in forged.content.decode()
-    assert client.post(WHY_URL, {"vote": "1", "started": started_10_s_ago(), "reasons": ["wrong"]}).status_code == 400
+    assert (
+        client.post(WHY_URL, {"vote": "1", "started": started_10_s_ago(), "reasons": ["wrong"]}).status_code
+        == 400
+    )
     assert not Vote.objects.exists()
 
     # A draft is not there for readers: nobody can vote on it.
@@ -148,7 +151,10 @@ def test_spam_and_junk_votes_store_nothing(client, flagship, settings, django_us
 
 
 def test_votes_post_from_the_cached_page_with_its_csrf_token_and_the_page_stays_cached(flagship):
-    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True, REMOTE_ADDR="192.0.2.9")
+    first, second = (
+        Client(enforce_csrf_checks=True),
+        Client(enforce_csrf_checks=True, REMOTE_ADDR="192.0.2.9"),
+    )
     first.get(f"/questions/{SLUG}/")
     cached = second.get(f"/questions/{SLUG}/")
     # Served from the page cache (it adds the ETag of the stored page) with this reader's token.
@@ -162,7 +168,10 @@ def test_votes_post_from_the_cached_page_with_its_csrf_token_and_the_page_stays_
 
 def test_the_script_gets_json_and_the_link_to_the_why_page(client, flagship):
     yes = client.post(VOTE_URL, {"helpful": "yes"}, HTTP_ACCEPT="application/json")
-    assert yes.json() == {"message": "Thank you: your feedback helps us keep this answer right.", "next": None}
+    assert yes.json() == {
+        "message": "Thank you: your feedback helps us keep this answer right.",
+        "next": None,
+    }
     no = client.post(VOTE_URL, {"helpful": "no"}, HTTP_ACCEPT="application/json", REMOTE_ADDR="192.0.2.1")
     assert no.json()["next"].startswith(WHY_URL + "?vote=")
     junk = client.post(VOTE_URL, {"helpful": "?"}, HTTP_ACCEPT="application/json")

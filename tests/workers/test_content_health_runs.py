@@ -46,7 +46,10 @@ def test_a_differing_reader_run_and_a_failed_recheck_show_in_content_health(
 
         flag.write_text("changed")
         client.post("/questions/reads-a-file/run-again/")
-        wait_for(lambda: all(Run.objects.get(pk=r.run_id).is_finished for r in Reproduction.objects.all()), timeout=90)
+        wait_for(
+            lambda: all(Run.objects.get(pk=r.run_id).is_finished for r in Reproduction.objects.all()),
+            timeout=90,
+        )
         assert _titles("runs_differed") == ["Reads a file"]
         listing = admin_client.get("/admin/kb/question/?health=runs_differed").content.decode()
         assert "Reads a file" in listing
