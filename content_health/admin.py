@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from kb.models import Question
@@ -30,19 +31,6 @@ class ContentHealthFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReviewMarkInline(admin.TabularInline):
-    model = ReviewMark
-    extra = 0
-    can_delete = False
-    fields = ["reviewed_at", "reviewed_by", "revision_number"]
-    readonly_fields = fields
-    verbose_name = "review"
-    verbose_name_plural = "review history"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 class ContentHealthAdminMixin:
     """Added to the question admin: its filter, bulk action, page and per-question button."""
 
@@ -54,6 +42,28 @@ class ContentHealthAdminMixin:
         if skipped:
             text += f" {skipped} not published, left alone."
         self.message_user(request, text)
+
+    @admin.display(description="Review history")
+    def review_history(self, obj):
+        # Read-only text rather than an inline: an inline would add a formset that every post
+        # of the question form (and every script that posts it) would have to carry.
+        marks = list(obj.review_marks.select_related("reviewed_by")[:10]) if obj.pk else []
+        if not marks:
+            return "Never reviewed."
+        items = format_html_join(
+            "",
+            "<li>{} by {}{}</li>",
+            (
+                (
+                    m.reviewed_at.strftime("%-d %b %Y %H:%M"),
+                    m.reviewed_by or "a deleted user",
+                    f" (revision {m.revision_number})" if m.revision_number else "",
+                )
+                for m in marks
+            ),
+        )
+        history = reverse("admin:content_health_reviewmark_changelist") + f"?question__id__exact={obj.pk}"
+        return format_html('<ul class="review-history">{}</ul><a href="{}">All reviews</a>', items, history)
 
     @admin.display(description="Review due")
     def review_due(self, obj):
@@ -113,6 +123,9 @@ class ReviewMarkAdmin(admin.ModelAdmin):
     search_fields = ["question__title"]
     list_select_related = ["question", "reviewed_by"]
     readonly_fields = ["question", "reviewed_by", "reviewed_at", "revision_number"]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == "question__id__exact" or super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request):
         return False

@@ -6,7 +6,7 @@ from django.utils.html import format_html
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from answers.admin import AnswerAdminMixin, AnswerInline, VerificationFilter, answer_save_from_formset
-from content_health.admin import ContentHealthAdminMixin, ContentHealthFilter, ReviewMarkInline
+from content_health.admin import ContentHealthAdminMixin, ContentHealthFilter
 from feedback.admin import feedback_report_link
 
 from .models import Question, Tag
@@ -64,6 +64,7 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, ContentHealthAdminM
         "review_due",
         "reviewed_at",
         "reviewed_by",
+        "review_history",
         "reader_feedback",
     ]
     fields = [
@@ -79,13 +80,14 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, ContentHealthAdminM
         "review_due",
         "reviewed_at",
         "reviewed_by",
+        "review_history",
         "reader_feedback",
         "preview_link",
         "created_at",
         "updated_at",
         "published_at",
     ]
-    inlines = [AnswerInline, ReviewMarkInline]
+    inlines = [AnswerInline]
     actions = ["publish_selected", "verify_now", "mark_reviewed"]
     change_list_template = "admin/kb/question/change_list.html"
     change_form_template = "admin/kb/question/change_form.html"

@@ -86,7 +86,7 @@ def test_mark_reviewed_in_bulk_keeps_history_resets_the_due_date_and_shows_reade
     stale.refresh_from_db()
     assert stale.reviewed_by == admin_user
     change = admin_client.get(f"/admin/kb/question/{stale.pk}/change/").content.decode()
-    assert "review history" in change.lower() and "Mark reviewed" in change
+    assert "Review history" in change and change.count("<li>") >= 2 and "Mark reviewed" in change
 
     after = client.get(f"/questions/{stale.slug}/").content.decode()  # the cached page was bumped
     today = timezone.localtime(stale.reviewed_at)
