@@ -7,7 +7,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from answers.admin import AnswerAdminMixin, AnswerInline, VerificationFilter, answer_save_from_formset
 from content_health.admin import ContentHealthAdminMixin, ContentHealthFilter
-from feedback.admin import feedback_report_link
+from feedback.admin import feedback_report_link, with_vote_counts
 
 from .models import Question, Tag
 from .page_cache import pages_changed
@@ -138,6 +138,9 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, ContentHealthAdminM
             "hide_consent_banner": True,
         }
         return render(request, "admin/kb/question/preview_frame.html", context)
+
+    def get_queryset(self, request):
+        return with_vote_counts(super().get_queryset(request))
 
     @admin.display(description="Reader feedback")
     def reader_feedback(self, obj):
