@@ -27,6 +27,9 @@ from .selectors import questions_in_state
 logger = logging.getLogger(__name__)
 
 DIGEST_PERIOD = timedelta(days=7)
+# An owner of thousands of answers gets the first ones of each section and the count; the
+# "Content health" page has the rest.
+SECTION_MAX = 25
 
 
 @dataclass
@@ -38,24 +41,21 @@ class Digest:
     due: list = field(default_factory=list)
     negative_votes: list = field(default_factory=list)
     zero_result_queries: list = field(default_factory=list)
+    totals: dict = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
-        return not (
-            self.stale or self.stopped_passing or self.due or self.negative_votes or self.zero_result_queries
-        )
+        return not any(self.totals.values())
 
     @property
     def subject(self) -> str:
         parts = []
+        votes, searches = self.totals.get("negative_votes", 0), self.totals.get("zero_result_queries", 0)
         for count, label in (
-            (len(self.stale), "stale"),
-            (len(self.stopped_passing), "stopped passing"),
-            (len(self.negative_votes), "new negative vote" + ("s" if len(self.negative_votes) != 1 else "")),
-            (
-                len(self.zero_result_queries),
-                "search" + ("es" if len(self.zero_result_queries) != 1 else "") + " with no result",
-            ),
+            (self.totals.get("stale", 0), "stale"),
+            (self.totals.get("stopped_passing", 0), "stopped passing"),
+            (votes, "new negative vote" + ("s" if votes != 1 else "")),
+            (searches, "search" + ("es" if searches != 1 else "") + " with no result"),
         ):
             if count:
                 parts.append(f"{count} {label}")
@@ -65,17 +65,25 @@ class Digest:
 def digest_for_owner(*, owner, since: datetime) -> Digest:
     owned = Question.objects.filter(owner=owner)
     digest = Digest(owner=owner, since=since)
-    digest.stale = list(questions_in_state("stale", owned).order_by("review_due_at"))
-    digest.stopped_passing = list(questions_in_state("stopped_passing", owned).select_related("answer"))
-    digest.due = list(questions_in_state("due", owned).order_by("review_due_at"))
-    digest.negative_votes = list(
-        Vote.objects.filter(answer__question__in=owned, helpful=False, created_at__gte=since)
+    sections = {
+        "stale": questions_in_state("stale", owned).order_by("review_due_at"),
+        "stopped_passing": questions_in_state("stopped_passing", owned).order_by("title"),
+        "due": questions_in_state("due", owned).order_by("review_due_at"),
+        "negative_votes": Vote.objects.filter(
+            answer__question__in=owned, helpful=False, created_at__gte=since
+        )
         .select_related("answer__question", "revision")
         .prefetch_related("reasons")
-        .order_by("answer__question__title", "-created_at")
-    )
-    tags = Tag.objects.filter(questions__in=owned.filter(status=Question.Status.PUBLISHED)).distinct()
-    digest.zero_result_queries = zero_result_queries(since, tags=list(tags)) if tags else []
+        .order_by("answer__question__title", "-created_at"),
+    }
+    for name, rows in sections.items():
+        setattr(digest, name, list(rows[:SECTION_MAX]))
+        digest.totals[name] = (
+            rows.count() if len(getattr(digest, name)) == SECTION_MAX else len(getattr(digest, name))
+        )
+    tags = list(Tag.objects.filter(questions__in=owned.filter(status=Question.Status.PUBLISHED)).distinct())
+    queries = zero_result_queries(since, tags=tags) if tags else []
+    digest.zero_result_queries, digest.totals["zero_result_queries"] = queries[:SECTION_MAX], len(queries)
     return digest
 
 

@@ -89,3 +89,15 @@ def test_the_command_refuses_a_nonsense_period(owners):
 
     with pytest.raises(CommandError, match="at least 1"):
         call_command("send_review_digests", "--days", "0")
+
+
+def test_a_long_section_lists_its_first_answers_and_counts_them_all(smtp, owners, monkeypatch):
+    monkeypatch.setattr("content_health.digest.SECTION_MAX", 1)
+    ada, _ = owners
+    Question.objects.filter(title="ReLU gradients").update(
+        owner=ada, published_at=timezone.now() - timedelta(days=300)
+    )
+    call_command("send_review_digests")
+    text = smtp.messages[0].get_content().replace("\r\n", "\n")
+    assert "STALE (2): past their review date." in text
+    assert text.count("(review was due") == 1  # the first one only; the page has both
