@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "demo_requests",
     "consent",
     "analytics",
+    "feedback",
+    "content_health",
 ]
 
 MIDDLEWARE = [
@@ -254,6 +256,14 @@ DEMO_REQUEST_RATE_LIMIT = (int(_rate.split("/")[0]), int(_rate.split("/")[1]))
 CLIENT_IP_HEADER = env("CLIENT_IP_HEADER") or env("DEMO_REQUEST_CLIENT_IP_HEADER", "REMOTE_ADDR")
 DEMO_REQUEST_RETENTION_DAYS = int(env("DEMO_REQUEST_RETENTION_DAYS", "730"))  # after closing
 
+# Reader feedback (feedback/): posts per client per window in seconds (votes and reasons together).
+_rate = env("FEEDBACK_RATE_LIMIT", "20/600")
+FEEDBACK_RATE_LIMIT = (int(_rate.split("/")[0]), int(_rate.split("/")[1]))
+# Content health (content_health/): when a published answer is due for review again, and how
+# long before that date it shows as "due for review".
+CONTENT_REVIEW_INTERVAL_DAYS = int(env("CONTENT_REVIEW_INTERVAL_DAYS", "180"))
+CONTENT_REVIEW_DUE_SOON_DAYS = int(env("CONTENT_REVIEW_DUE_SOON_DAYS", "14"))
+
 # Cookie consent (consent/) and first-party analytics (analytics/). A new policy version
 # makes the banner ask every visitor again.
 CONSENT_POLICY_VERSION = env("CONSENT_POLICY_VERSION", "2025-06")
@@ -346,6 +356,12 @@ CELERY_BEAT_SCHEDULE = {
     "consent-purge-old-records": {
         "task": "consent.purge_old_records",
         "schedule": crontab(minute=10, hour=4),
+    },
+    # Just after midnight: yesterday's voter hashes become unlinkable as soon as the day is over.
+    "feedback-purge-old-salts": {"task": "feedback.purge_old_salts", "schedule": crontab(minute=1, hour=0)},
+    "content-health-weekly-digest": {
+        "task": "content_health.send_weekly_digests",
+        "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
     },
 }
 if not FILESYSTEM_BROKER:

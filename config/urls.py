@@ -32,6 +32,7 @@ urlpatterns = [
     path("demo/", include("demo_requests.urls")),
     path("consent/", include("consent.urls")),
     path("", include("answers.urls")),
+    path("", include("feedback.urls")),
     path("", include("kb.urls")),
 ]
 

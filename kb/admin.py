@@ -10,6 +10,8 @@ from answers.admin import AnswerAdminMixin, AnswerInline, VerificationFilter, an
 from answers.admin_review import review_urls
 from answers.models import ReviewEvent
 from answers.reviews import user_can_publish
+from content_health.admin import ContentHealthAdminMixin, ContentHealthFilter
+from feedback.admin import feedback_report_link, with_vote_counts
 
 from .models import Question, Tag
 from .page_cache import pages_changed
@@ -41,21 +43,45 @@ class TagAdmin(PublicPagesAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Question)
-class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
+class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, ContentHealthAdminMixin, admin.ModelAdmin):
     list_display = [
         "title",
         "status",
         "review_state",
         "verification_status",
+        "owner",
+        "review_due",
+        "reader_feedback",
         "published_at",
         "updated_at",
         "preview_link",
     ]
-    list_filter = ["status", "review_state", VerificationFilter, "tags", "published_at"]
+    list_filter = [
+        "status",
+        "review_state",
+        VerificationFilter,
+        ContentHealthFilter,
+        "owner",
+        "tags",
+        "published_at",
+    ]
+    list_select_related = ["owner", "answer__run"]
     search_fields = ["title", "summary", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["tags"]
-    readonly_fields = ["created_at", "updated_at", "published_at", "preview_link", "review", "review_history"]
+    readonly_fields = [
+        "created_at",
+        "updated_at",
+        "published_at",
+        "preview_link",
+        "review",
+        "review_history",
+        "review_due",
+        "reviewed_at",
+        "reviewed_by",
+        "content_review_history",
+        "reader_feedback",
+    ]
     fields = [
         "title",
         "slug",
@@ -64,6 +90,13 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
         "status",
         "allow_unverified",
         "author",
+        "owner",
+        "review_interval_days",
+        "review_due",
+        "reviewed_at",
+        "reviewed_by",
+        "content_review_history",
+        "reader_feedback",
         "preview_link",
         "review",
         "review_history",
@@ -72,7 +105,7 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
         "published_at",
     ]
     inlines = [AnswerInline]
-    actions = ["publish_selected", "verify_now"]
+    actions = ["publish_selected", "verify_now", "mark_reviewed"]
     change_list_template = "admin/kb/question/change_list.html"
     change_form_template = "admin/kb/question/change_form.html"
 
@@ -133,7 +166,14 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
             self.admin_site.admin_view(xframe_options_sameorigin(self.preview_frame_view)),
             name="kb_question_preview_frame",
         )
-        return [preview, frame, *self.answer_urls(), *review_urls(self), *super().get_urls()]
+        return [
+            preview,
+            frame,
+            *self.answer_urls(),
+            *review_urls(self),
+            *self.content_health_urls(),
+            *super().get_urls(),
+        ]
 
     def preview_view(self, request, pk: int):
         # The admin chrome holds a frame with the article in the site's own page: the site's
@@ -162,11 +202,20 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, admin.ModelAdmin):
         }
         return render(request, "admin/kb/question/preview_frame.html", context)
 
+    def get_queryset(self, request):
+        return with_vote_counts(super().get_queryset(request))
+
+    @admin.display(description="Reader feedback")
+    def reader_feedback(self, obj):
+        return feedback_report_link(obj)
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.author = obj.author or request.user
         if not change and not self.has_publish_permission(request):
             obj.status, obj.allow_unverified = Question.Status.DRAFT, False  # read-only for them too
+        if obj.owner is None and obj.status == Question.Status.PUBLISHED:
+            obj.owner = obj.author if obj.author and obj.author.is_staff else request.user
         super().save_model(request, obj, form, change)
         if obj.status == Question.Status.PUBLISHED and obj.published_at is None:
             question_publish(question=obj)

@@ -25,7 +25,9 @@ def question_publish(*, question: Question) -> None:
         question.status = Question.Status.PUBLISHED
     if question.published_at is None:
         question.published_at = timezone.now()
-    question.save(update_fields=["status", "published_at", "updated_at"])
+    if question.owner_id is None and question.author_id and question.author.is_staff:
+        question.owner = question.author  # every published answer has someone who reviews it
+    question.save(update_fields=["status", "published_at", "owner", "updated_at"])
     question_search_refresh(question=question)  # the title or summary may have changed with it
     pages_changed()
 

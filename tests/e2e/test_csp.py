@@ -61,6 +61,9 @@ def test_admin_pages_report_no_csp_violation(watched_page, live_server, flagship
         "/admin/analytics/articleviewday/",
         "/admin/demo_requests/demorequest/",
         "/admin/pool/",
+        "/admin/kb/question/content-health/",
+        "/admin/feedback/vote/",
+        f"/admin/feedback/vote/answer/{flagship.answer.pk}/",
     ]:
         response = watched_page.goto(live_server.url + path)
         assert response.status == 200 and "style-src 'self'" in response.headers["content-security-policy"]
