@@ -12,10 +12,11 @@ from kb.models import Question
 from runner import services as runner_services
 
 from .admin_figures import figure_urls
+from .admin_notebook_review import notebook_review_urls
 from .approvals import approvals_sync_from_files
 from .limits import MAX_CELLS, MAX_NOTEBOOK_BYTES, answer_size_problem, notebook_bytes_problem
 from .models import Answer, Reproduction, Revision
-from .notebooks import NotebookError, notebook_approved_figures, notebook_to_markdown
+from .notebook_import import NotebookError, notebook_import
 from .services import answer_publish_override, answer_save, answer_verify
 
 # Rendered by the admin as HTML (its fieldset template marks help text safe): no user data here.
@@ -171,17 +172,27 @@ class NotebookUploadForm(forms.Form):
         max_length=200, required=False, help_text="Defaults to the notebook's first heading."
     )
     slug = forms.SlugField(max_length=200, required=False)
+    keep_outputs = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Keep stored outputs as expected outputs",
+        help_text="Each code cell's stored text output (what it printed and its last value's text) "
+        "becomes its expected output; the review after the import shows which cells match.",
+    )
+    keep_figures = forms.BooleanField(
+        required=False,
+        initial=False,
+        label="Keep stored images as approved figures",
+        help_text="Each cell's stored images become its approved figures. Jupyter draws at its own "
+        "size and resolution, so they often differ from the sandbox's drawing: the review then shows "
+        "them side by side to approve the new ones.",
+    )
 
     def clean_notebook(self):
         upload = self.cleaned_data["notebook"]
         if problem := notebook_bytes_problem(upload.size):  # before reading it into memory
             raise forms.ValidationError(problem, code="too_large")
-        try:
-            raw = upload.read()
-            self.parsed = notebook_to_markdown(raw)
-            self.approved_figures = notebook_approved_figures(raw)
-        except NotebookError as exc:
-            raise forms.ValidationError(str(exc)) from exc
+        self.raw = upload.read()
         return upload
 
     def clean_slug(self):
@@ -192,7 +203,18 @@ class NotebookUploadForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if hasattr(self, "parsed"):
+        if hasattr(self, "raw"):
+            try:
+                self.imported = notebook_import(
+                    self.raw,
+                    keep_outputs=cleaned.get("keep_outputs", False),
+                    keep_figures=cleaned.get("keep_figures", False),
+                )
+            except NotebookError as exc:
+                self.add_error("notebook", str(exc))
+                return cleaned
+            self.parsed = (self.imported.title, self.imported.markdown)
+            self.approved_figures = self.imported.figures
             title = cleaned.get("title") or self.parsed[0]
             if not title:
                 self.add_error("title", "The notebook has no heading to use as the title: give one.")
@@ -235,6 +257,7 @@ class AnswerAdminMixin:
                 name="kb_question_import_notebook",
             ),
             *figure_urls(self),  # issue 12: approve figures, review mismatches
+            *notebook_review_urls(self),  # an imported notebook's cells against their stored outputs
         ]
 
     def run_status_view(self, request, pk: int):
@@ -287,8 +310,16 @@ class AnswerAdminMixin:
             except IntegrityError:  # the same slug, created by someone else a moment ago
                 form.add_error("slug", "A question with this slug exists already: choose another one.")
             else:
-                messages.success(request, "Notebook imported as a draft; its cells are running now.")
-                return redirect("admin:kb_question_change", question.pk)
+                imported = form.imported
+                kept = (
+                    f" {imported.kept_outputs} stored output(s) kept as expected outputs."
+                    if imported.kept_outputs
+                    else ""
+                )
+                messages.success(request, f"Notebook imported as a draft; its cells are running now.{kept}")
+                for note in imported.notes:
+                    messages.info(request, note)
+                return redirect("admin:kb_question_notebook_review", question.pk)
         context = {
             **self.admin_site.each_context(request),
             "form": form,

@@ -13,9 +13,25 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from answers.ipython_lines import ipython_lines_refused
+
 DEFAULT_TIMEOUT_S = 60.0
 MAX_TIMEOUT_S = 600.0
 MAX_TEXT_OPTION = 300
+
+# Markdown's line endings (CommonMark: \n, \r\n, \r). Not str.splitlines(), which also breaks
+# at \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029: a code cell holding one of those (in a
+# string literal, say) would come back as two lines, and python-markdown does not break there.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def markdown_lines(text: str) -> list[str]:
+    """The lines of ``text`` as Markdown reads them (like splitlines(), without the extras)."""
+    lines = _LINE_END.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
 
 _FENCE_OPEN = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 
@@ -214,7 +230,7 @@ def _only_blank_between(lines: list[str], start: int, end: int) -> bool:
 
 
 def parse_answer(markdown: str) -> ParsedAnswer:
-    lines = markdown.splitlines()
+    lines = markdown_lines(markdown)
     fences = scan_fences(lines)
     cells: list[Cell] = []
     errors: list[AuthoringError] = []
@@ -240,6 +256,9 @@ def parse_answer(markdown: str) -> ParsedAnswer:
         errors.extend(option_errors)
         if not fence.body.strip():
             errors.append(AuthoringError(line_no, "runnable cell is empty"))
+        for cell_line, text, reason in ipython_lines_refused(fence.body):
+            where = f"cell {len(cells) + 1}, line {cell_line}"
+            errors.append(AuthoringError(line_no + cell_line, f"{where}: `{text}` cannot run: {reason}"))
         expected = None
         span_end = fence.end + 1
         following = fences[position + 1] if position + 1 < len(fences) else None

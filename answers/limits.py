@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 
-from .cells import parse_answer, scan_fences
+from .cells import markdown_lines, parse_answer, scan_fences
 
 MAX_CELLS = 200  # runnable (`python run`) cells in one answer
 MAX_CODE_BLOCKS = 500  # fenced blocks of any kind: cells, their output blocks, display-only code
@@ -44,7 +44,7 @@ def answer_size_problem(markdown: str) -> str | None:
             f"The answer is {size:,} bytes of Markdown; an answer may hold at most "
             f"{MAX_ANSWER_BYTES:,} bytes ({MAX_ANSWER_BYTES // 1024} KiB): {SPLIT_ADVICE}."
         )
-    lines = markdown.splitlines()
+    lines = markdown_lines(markdown)
     fences = scan_fences(lines)
     if len(fences) > MAX_CODE_BLOCKS:
         return (

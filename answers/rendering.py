@@ -22,7 +22,7 @@ from pygments.lexers import PythonLexer
 from pygments.token import Name, Operator, Punctuation, Text
 
 from .anchors import heading_slug
-from .cells import Cell, ParsedAnswer, parse_answer
+from .cells import Cell, ParsedAnswer, markdown_lines, parse_answer
 
 _ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
@@ -202,7 +202,7 @@ def render_badge(provenance: dict | None, cell_count: int, run_status: str | Non
 
 
 def _replace_cells(source: str, cells: list[Cell], token: str) -> str:
-    lines = source.splitlines()
+    lines = markdown_lines(source)
     for cell in reversed(cells):
         start, end = cell.span
         lines[start:end] = ["", f"{token}{cell.index}x", ""]

@@ -26,6 +26,8 @@ class FileReport:
     errors: list[AuthoringError] = field(default_factory=list)
     info: RunInfo | None = None
     checks: dict[int, dict] = field(default_factory=dict)  # issue 12: reproduction, figures
+    # A notebook's report: the notebook cell number (1-based) of each runnable cell.
+    notebook_cells: list[int] | None = None
 
     def to_json(self) -> dict:
         return {
@@ -44,10 +46,16 @@ class FileReport:
                     "figures": len(r.figures),
                     "duration_s": round(r.duration_s, 6),
                     "checks": _json_checks(self.checks.get(r.index, {})),
+                    **self._notebook_cell(r.index),
                 }
                 for r in self.cells
             ],
         }
+
+    def _notebook_cell(self, index: int) -> dict:
+        if self.notebook_cells is None or index >= len(self.notebook_cells):
+            return {}
+        return {"notebook_cell": self.notebook_cells[index]}
 
 
 def _json_checks(checks: dict) -> dict:
@@ -121,11 +129,65 @@ def verify_markdown_file(
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return FileReport(name, FAILED, errors=[AuthoringError(0, f"cannot read file: {exc}")])
+    return verify_markdown_text(
+        name,
+        text,
+        approved=approved_beside(Path(path), text),
+        server=server,
+        on_result=on_result,
+        second_server=second_server,
+    )
+
+
+def verify_notebook_file(
+    path: str | Path,
+    *,
+    server,
+    on_result: Callable[[CellResult], None] | None = None,
+    second_server=None,
+    figures: bool = True,
+) -> FileReport:
+    """Check a notebook's code cells against the outputs Jupyter stored in it: its text outputs
+    are the expected outputs and (with ``figures``) its images the approved figures, as "Start
+    from a notebook" imports them; nbval's markers and the raises-exception tag are honoured."""
+    from answers.notebook_import import NotebookError, notebook_import
+
+    name = str(path)
+    try:
+        imported = notebook_import(Path(path).read_bytes(), keep_outputs=True, keep_figures=figures)
+    except OSError as exc:
+        return FileReport(name, FAILED, errors=[AuthoringError(0, f"cannot read file: {exc}")])
+    except NotebookError as exc:
+        return FileReport(name, FAILED, errors=[AuthoringError(0, str(exc))])
+    approved: dict[int, dict[int, bytes]] = {}
+    for (index, position), png in imported.figures.items():
+        approved.setdefault(index, {})[position] = png
+    report = verify_markdown_text(
+        name,
+        imported.markdown,
+        approved=approved,
+        server=server,
+        on_result=on_result,
+        second_server=second_server,
+    )
+    report.notebook_cells = imported.notebook_cells
+    return report
+
+
+def verify_markdown_text(
+    name: str,
+    text: str,
+    *,
+    approved: dict[int, dict[int, bytes]],
+    server,
+    on_result: Callable[[CellResult], None] | None = None,
+    second_server=None,
+) -> FileReport:
+    """Run the Markdown ``text``'s cells on ``server``; ``approved`` are the approved figures."""
     parsed = parse_answer(text)
     if parsed.errors:
         # Cells with authoring errors are not run: a wrong option could change what runs.
         return FileReport(name, FAILED, errors=parsed.errors)
-    approved = approved_beside(Path(path), text)
     options = {cell.index: cell.options.as_dict() for cell in parsed.cells}
     if second_server is not None:
         pairs = TwiceRun(server, second_server, parsed.cells)

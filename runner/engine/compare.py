@@ -1,5 +1,8 @@
 """Expected-output comparison, as shared/DESIGN.md defines it. Pure functions, no Django.
 
+- Carriage returns: both texts read as a terminal (and Jupyter's output area) shows them,
+  what follows a ``\r`` overwriting the start of its line, so the progress line "10%\r100%"
+  is "100%". (An expected text from Markdown holds none: there a ``\r`` ends a line.)
 - Whitespace: any run of whitespace is one space; leading and trailing whitespace is ignored.
 - ``...`` in the expected text matches any text, like doctest's ELLIPSIS. The spaces around
   an ellipsis are optional, so ``a ...`` also matches ``a``.
@@ -24,7 +27,21 @@ _WHITESPACE = re.compile(r"\s+")
 # A number not glued to a word or another number: `conv1` holds none, `(0.5)` and `-1e-3` do.
 # Atomic group: a number is read whole, never re-split by backtracking.
 _NUMBER = r"(?<![\w.])(?>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)(?![\w.])"
-_NUMBER_RE = re.compile(_NUMBER)
+_NUMBER_RE = NUMBER_RE = re.compile(_NUMBER)
+
+
+def terminal_text(text: str) -> str:
+    """Text as a terminal shows it: on each line a carriage return moves back to the line's
+    start and what follows overwrites what was there (``\r\n`` is a plain line end)."""
+    if "\r" not in text:
+        return text
+    shown = []
+    for line in re.sub(r"\r+\n", "\n", text).split("\n"):
+        screen = ""
+        for part in line.split("\r"):
+            screen = part + screen[len(part) :]
+        shown.append(screen)
+    return "\n".join(shown)
 
 
 def normalise(text: str) -> str:
@@ -87,8 +104,8 @@ def _find(segment: str, text: str, start: int, tol: float | None, *, at_start=Fa
 
 def matches(expected: str, actual: str, *, tol: float | None = None) -> bool:
     """Does ``actual`` output satisfy the author's ``expected`` output?"""
-    want = normalise(expected)
-    have = normalise(actual)
+    want = normalise(terminal_text(expected))
+    have = normalise(terminal_text(actual))
     segments = [s.strip() for s in want.split(ELLIPSIS)]
     if len(segments) == 1:
         match = _find(segments[0], have, 0, tol, at_start=True, at_end=True)

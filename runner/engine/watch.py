@@ -20,6 +20,24 @@ RSS_POLL_S = 0.05
 TREE_POLL_S = 0.5
 
 
+def cell_timeout_message(timeout: float) -> str:
+    """What an author reads when a cell ran past its own limit: which limit, how to raise it."""
+    raise_it = (
+        f"raise it with timeout=SECONDS on the cell's ```python run line (at most {MAX_ANSWER_TIMEOUT_S:g})"
+        if timeout < MAX_ANSWER_TIMEOUT_S
+        else f"{MAX_ANSWER_TIMEOUT_S:g} s is the most a cell may have: make it cheaper"
+    )
+    return f"cell timed out after {timeout:g} s, its timeout= (default 60 s): {raise_it}"
+
+
+def answer_timeout_message(limit: float) -> str:
+    return (
+        f"the answer's time limit of {limit:g} s ran out (the sum of its cells' timeout= values, at most "
+        f"{MAX_ANSWER_TIMEOUT_S:g} s): raise the timeout= of the slow cells, make them cheaper, or split "
+        "the answer"
+    )
+
+
 def answer_timeout(cells: list[dict], limits) -> float:
     if limits.answer_timeout_s is not None:
         return limits.answer_timeout_s
@@ -187,12 +205,15 @@ def watch(state, child: int, readers: dict[str, int], control_fd: int | None) ->
             if now >= min(cell_deadline(), answer_deadline):
                 if not state.ready:
                     state.stop(CellStatus.CRASHED, "the sandbox did not start in time")
-                elif now >= answer_deadline:
-                    limit = answer_deadline - started
-                    state.stop(CellStatus.TIMEOUT, f"the answer's time limit of {limit:g} s ran out")
                 else:
+                    limit = answer_deadline - started
                     timeout = state.cells[state.current]["options"]["timeout"]
-                    state.stop(CellStatus.TIMEOUT, f"cell timed out after {timeout:g} s")
+                    # The answer's limit names the cells' sum; when this cell's own timeout is
+                    # the whole of it (a one-cell answer), the cell's own limit is the one to raise.
+                    if now >= answer_deadline and timeout + 0.5 < limit:
+                        state.stop(CellStatus.TIMEOUT, answer_timeout_message(limit))
+                    else:
+                        state.stop(CellStatus.TIMEOUT, cell_timeout_message(timeout))
                 break
             wait = min(cell_deadline(), answer_deadline, now + RSS_POLL_S) - now
             for key, _ in selector.select(max(wait, 0)):

@@ -62,6 +62,7 @@ def _upload(*cells, title="# A notebook"):
             "would become 2 runnable cells",
         ),
         ([_markdown("```python\nunclosed"), _code("1")], "# T", "would become 0 runnable cells"),
+        ([_code("a = 1\rb = 2")], "# T", "Cell 2, line 1: a carriage return (\\r) not followed by a newline"),
     ],
 )
 def test_bad_notebooks_get_a_clear_form_error_and_create_nothing(admin_client_, cells, title, message):
@@ -96,3 +97,19 @@ def test_code_cells_holding_fence_lines_stay_exactly_the_same_cells(admin_client
     parsed = parse_answer(Question.objects.get().answer.body)
     assert [c.code for c in parsed.cells] == [sources[0], sources[1].rstrip("\n"), sources[2]]
     assert parsed.cells[2].expected.rstrip("\n") == "```\nthird" and not parsed.errors
+
+
+def test_stored_outputs_holding_carriage_returns_and_separators_import_with_the_form_choices(admin_client_):
+    cell = _code("print('\\r10%\\r100%')\ns = 'a\u2028b\x0cc'")
+    cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "\r10%\r100%\n"}]
+    response = admin_client_.post(URL, {"notebook": _upload(cell), "keep_outputs": "on"})
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    question = Question.objects.get()
+    assert response["Location"] == f"/admin/kb/question/{question.pk}/notebook-review/"
+    from answers.cells import parse_answer
+
+    (parsed,) = parse_answer(question.answer.body).cells
+    assert parsed.code == cell["source"] and parsed.expected == "100%"
+    Question.objects.all().delete()
+    response = admin_client_.post(URL, {"notebook": _upload(cell)})  # the box left unticked
+    assert parse_answer(Question.objects.get().answer.body).cells[0].expected is None

@@ -68,12 +68,14 @@ torch.ones(1, device="cuda")
 """
 
 
-def verify(*paths, json_output=True):
+def verify(*paths, json_output=True, junit_xml=None):
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
     env["DJANGO_DEBUG"] = "1"
     command = [sys.executable, "manage.py", "verify_markdown", *map(str, paths)]
     if json_output:
         command.append("--json")
+    if junit_xml is not None:
+        command += ["--junit-xml", str(junit_xml)]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -89,7 +91,7 @@ def test_one_cell_of_each_status(tmp_path):
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    done = verify(*(tmp_path / name for name in files))
+    done = verify(*(tmp_path / name for name in files), junit_xml=tmp_path / "report.xml")
     assert done.returncode == 1, done.stderr
     document = json.loads(done.stdout)
     by_name = {Path(f["path"]).name: f for f in document["files"]}
@@ -128,6 +130,26 @@ def test_one_cell_of_each_status(tmp_path):
     assert [c["status"] for c in by_name["limits.md"]["cells"]] == ["memory_limit", "skipped"]
     bad = by_name["bad.md"]
     assert bad["errors"][0]["line"] == 3 and "colour" in bad["errors"][0]["message"]
+    _check_junit(tmp_path / "report.xml")
+
+
+def _check_junit(path):
+    """--junit-xml: one testsuite per file, one testcase per cell, failures carry the diff."""
+    import xml.etree.ElementTree as ET
+
+    suites = {Path(s.get("name")).name: s for s in ET.parse(path).getroot()}
+    each = suites["each.md"]
+    assert (each.get("tests"), each.get("failures"), each.get("skipped")) == ("6", "3", "1")
+    cases = each.findall("testcase")
+    assert [c.get("name") for c in cases[:2]] == ["cell 1 (line 3)", "cell 2 (line 12)"]
+    assert cases[0].find("failure") is None and cases[1].find("failure") is None
+    mismatch = cases[2].find("failure")
+    assert mismatch.get("message") == "mismatch" and "-44" in mismatch.text and "+43" in mismatch.text
+    assert "ZeroDivisionError" in cases[3].find("failure").text
+    assert cases[4].find("failure").get("type") == "timeout" and cases[5].find("skipped") is not None
+    bad = suites["bad.md"].find("testcase")
+    assert bad.get("name") == "authoring" and "colour" in bad.find("failure").text
+    assert suites["clean.md"].get("failures") == "0"
 
 
 def test_exit_code_zero_only_when_every_file_is_verified(tmp_path):

@@ -12,11 +12,13 @@ colours (Django's style, on a terminal only) stay live. `--json` needs nothing m
 import contextlib
 import json
 import re
+from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
 from runner.engine.forkserver import ForkServer
 from runner.engine.twice import SECOND_HASH_SEED
+from runner.junit import junit_xml
 from runner.verification import VERIFIED, verify_markdown_file
 
 
@@ -35,6 +37,14 @@ class Command(BaseCommand):
             help="run each file once (default: twice, in two sandboxes with different hash seeds, "
             "as the workers run a new revision, so that a nondeterministic cell is caught)",
         )
+        parser.add_argument(
+            "--junit-xml",
+            metavar="PATH",
+            help="also write a JUnit XML report there: one testcase per cell, failures with the diff",
+        )
+
+    def verify_file(self, path, *, server, on_result, second_server):
+        return verify_markdown_file(path, server=server, on_result=on_result, second_server=second_server)
 
     def handle(self, *args, files, **options):
         as_json = options["json"]
@@ -48,10 +58,12 @@ class Command(BaseCommand):
                     self.stdout.write(printable(path))
                 on_result = None if as_json else self._print_cell
                 reports.append(
-                    verify_markdown_file(path, server=server, on_result=on_result, second_server=second)
+                    self.verify_file(path, server=server, on_result=on_result, second_server=second)
                 )
                 if not as_json:
                     self._print_file(reports[-1])
+        if options["junit_xml"]:
+            Path(options["junit_xml"]).write_bytes(junit_xml(reports))
         if as_json:
             self.stdout.write(json.dumps({"files": [r.to_json() for r in reports]}, indent=2))
         if not all(r.status == VERIFIED for r in reports):
