@@ -118,3 +118,64 @@ def lexemes_add(words: set[str]) -> None:
         SearchLexeme.objects.bulk_create(
             [SearchLexeme(word=w, questions=1) for w in words], ignore_conflicts=True
         )
+
+
+# The whole vocabulary again from what is published now (words of retracted articles leave).
+# The same words as `vocabulary`: lower-case runs of a letter then letters or digits, 3 to 100.
+_REBUILD_VOCABULARY = r"""
+DELETE FROM kb_searchlexeme;
+INSERT INTO kb_searchlexeme (word, questions)
+SELECT word, count(DISTINCT id) FROM (
+    SELECT id, (regexp_matches(lower(title || ' ' || summary || ' ' || search_document || ' ' || search_code),
+                               '[a-z][a-z0-9]{2,99}', 'g'))[1] AS word
+    FROM kb_question WHERE status = %s
+) words GROUP BY word
+"""
+
+
+def search_rebuild(*, batch: int = 1000) -> dict:
+    """Every question's code names, search vectors and the vocabulary, from the published
+    revisions: after a deploy that changes what is indexed, or a bulk import."""
+    from django.db import transaction
+
+    from answers.cells import parse_answer
+
+    from .models import Question
+    from .services import VECTORS_ALL
+
+    counts = {"questions": 0, "with_code": 0, "words": 0}
+    published = Question.objects.published().filter(answer__published_revision__isnull=False)
+    rows = published.values_list("pk", "answer__published_revision__body").order_by("pk")
+    changed = []
+    for pk, body in rows.iterator(chunk_size=batch):
+        counts["questions"] += 1
+        code = "\n".join(c.code for c in parse_answer(body).cells) if "```" in body else ""
+        changed.append(Question(pk=pk, search_code=" ".join(code_identifiers(code))))
+        counts["with_code"] += bool(code)
+        if len(changed) >= batch:
+            Question.objects.bulk_update(changed, ["search_code"])
+            changed = []
+    Question.objects.bulk_update(changed, ["search_code"])
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(VECTORS_ALL)
+            cursor.execute(_REBUILD_VOCABULARY, [Question.Status.PUBLISHED])
+            cursor.execute("ANALYZE kb_question")
+            cursor.execute("ANALYZE kb_searchlexeme")
+    else:
+        from .models import SearchLexeme
+
+        SearchLexeme.objects.all().delete()
+        for question in published.only("title", "summary", "search_document", "search_code").iterator():
+            lexemes_add(
+                vocabulary(
+                    question.title,
+                    question.summary,
+                    question.search_document,
+                    identifiers=question.search_code.split(),
+                )
+            )
+    from .models import SearchLexeme
+
+    counts["words"] = SearchLexeme.objects.count()
+    return counts

@@ -58,8 +58,9 @@ UPDATE kb_question SET
         || setweight(to_tsvector('kb_english', summary), 'B')
         || setweight(to_tsvector('kb_english', search_document), 'C')
         || setweight(array_to_tsvector(string_to_array(search_code, ' ')), 'D')
-WHERE id = %s
 """
+VECTORS_ALL = _VECTORS
+_VECTORS += "WHERE id = %s"
 
 
 def question_search_refresh(*, question: Question) -> None:
