@@ -49,8 +49,8 @@ class Question(models.Model):
     search_vector = SearchVectorField(null=True, editable=False)
     # The published cells' identifiers, whole and split (kb.search_index), space-separated.
     search_code = models.TextField(blank=True, editable=False)
-    # Title and summary only, so that title matches are always ranked (PostgreSQL only).
-    title_vector = SearchVectorField(null=True, editable=False)
+    # Title, summary and code names, not the prose: their matches are always ranked (PostgreSQL).
+    key_vector = SearchVectorField(null=True, editable=False)
 
     objects = QuestionQuerySet.as_manager()
 

@@ -58,8 +58,8 @@ def highlight(fragment: str) -> SafeString:
     return mark_safe(escape(fragment).replace(_START, "<mark>").replace(_STOP, "</mark>"))  # noqa: S308
 
 
-# One round trip: the planner hint, then the candidates ranked. Candidates are every title or
-# summary match (the small title vector's own GIN index; ranked, at most MAX_RANKED) and the
+# One round trip: the planner hint, then the candidates ranked. Candidates are the best title,
+# summary or code matches (the key vector's own GIN index; at most MAX_RANKED) and the
 # newest MAX_RANKED published matches anywhere (found and counted by the big vector's GIN index
 # alone). They are ordered by how many of the query's groups they match (all of them, unless
 # this is the fallback), then ts_rank's default weights: title A above summary B above prose C
@@ -68,9 +68,9 @@ _RANKED_MATCHES = """
 SET LOCAL enable_seqscan = off;
 WITH q AS (SELECT %(query)s::tsquery AS q, %(groups)s::tsquery[] AS groups),
 title_hits AS (
-    SELECT id FROM kb_question, q WHERE title_vector @@ q.q AND status = %(published)s
+    SELECT id FROM kb_question, q WHERE key_vector @@ q.q AND status = %(published)s
         AND (NOT %(excluding)s OR search_vector @@ q.q)
-    ORDER BY ts_rank(title_vector, q.q) DESC LIMIT %(limit)s
+    ORDER BY ts_rank(key_vector, q.q) DESC LIMIT %(limit)s
 ), matches AS MATERIALIZED (
     SELECT id, status, published_at FROM kb_question, q WHERE search_vector @@ q.q
 ), newest AS (

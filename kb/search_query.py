@@ -18,6 +18,8 @@ from .search_index import identifier_terms
 from .spellings import spelling_variants, spellings_fold
 
 MAX_WORDS = 10
+# Words of comparison: "relu vs sigmoid" is about both, whether or not the article says "versus".
+IGNORED = frozenset({"vs", "versus"})
 CONFIG = "kb_english"
 
 _TOKEN = re.compile(r'-?"[^"]*"?|\S+')
@@ -113,7 +115,7 @@ def parse(query: str, *, last_is_prefix: bool = True) -> ParsedQuery:
             if _IDENTIFIER_LIKE.fullmatch(text):
                 groups.append(Group([Word(text.rstrip("()"))]))
             else:
-                words = _plain_words(text)
+                words = [w for w in _plain_words(text) if w not in IGNORED]
                 groups.extend(Group([Word(w)]) for w in words)
         if join_next and len(groups) >= 2:
             alternatives.append((len(groups) - 2, len(groups) - 1))
@@ -251,13 +253,12 @@ def word_alternatives(word: Word) -> tuple[list[str], list[str]]:
     """(English words to stem, exact code lexemes) the word may stand for."""
     text = word.used
     if not _PLAIN.fullmatch(text):  # a code name as typed: whole, or all of its parts
-        terms = sorted(identifier_terms(text))
+        # Parts only where code is (weight D): "running" and "mean" in prose are no API name.
         parts = " & ".join(
-            _lexeme(t) for t in sorted(identifier_terms(text) - {text.lower()}) if "." not in t
+            f"{_lexeme(t)}:D" for t in sorted(identifier_terms(text) - {text.lower()}) if "." not in t
         )
         exact = [_lexeme(text.lower())] + ([f"({parts})"] if parts else [])
-        words = [t for t in terms if _PLAIN.fullmatch(t)]
-        return [" & ".join(words)] if words else [], exact
+        return [], exact
     suffix = ":*" if word.prefix else ""
     english = [f"{v}{suffix}" for v in sorted(spelling_variants(text))] + word.completions
     return english, [f"{_lexeme(text)}{suffix}"]
@@ -308,11 +309,22 @@ def _english_only_sql(group: Group, params: list) -> str:
     return f"to_tsquery('{CONFIG}', %s)"
 
 
+def _completion_synonyms(parsed: ParsedQuery, synonym_rows: list[list[str]]) -> None:
+    """ "batchn" completes to "batchnorm", a synonym of "batch normalisation": find that too."""
+    last = parsed.groups[-1] if parsed.groups else None
+    if last is None or last.synonyms or not last.words[-1].completions:
+        return
+    for terms in synonym_rows:
+        if set(terms) & set(last.words[-1].completions):
+            last.synonyms += [t for t in terms if t not in last.words[-1].completions]
+
+
 def plan(query: str, *, synonym_rows: list[list[str]], correct: bool = True) -> Plan | None:
     """The query's groups as tsquery texts (one round trip), or None when nothing is left."""
     parsed = parse(query)
     apply_synonyms(parsed, synonym_rows)
     complete_prefix(parsed)
+    _completion_synonyms(parsed, synonym_rows)
     if correct:
         correct_typos(parsed)
     params: list = []

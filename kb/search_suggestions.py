@@ -1,6 +1,7 @@
 """Titles suggested under the search box as the reader types (the last word a prefix).
 
-Cheap by construction: only the small title vector is read (its own GIN index), at most
+Cheap by construction: only the key vector (title, summary, code names; its own GIN index)
+is read, and only its title lexemes count; at most
 MAX_CANDIDATES matches are ranked, no typo correction, and only published questions.
 """
 
@@ -21,11 +22,13 @@ _SUGGEST = """
 SET LOCAL enable_seqscan = off;
 WITH q AS (SELECT %(query)s::tsquery AS q),
 hits AS MATERIALIZED (
-    SELECT id, title, slug, title_vector, published_at FROM kb_question, q
-    WHERE title_vector @@ q.q AND status = %(published)s LIMIT %(candidates)s
+    SELECT id, title, slug, key_vector, published_at FROM kb_question, q
+    WHERE key_vector @@ q.q AND status = %(published)s AND ts_filter(key_vector, '{a}') @@ q.q
+    LIMIT %(candidates)s
 )
 SELECT title, slug FROM hits, q
-ORDER BY ts_rank(title_vector, q.q) DESC, published_at DESC NULLS LAST, id DESC LIMIT %(limit)s
+ORDER BY ts_rank(ts_filter(key_vector, '{a}'), q.q) DESC, published_at DESC NULLS LAST, id DESC
+LIMIT %(limit)s
 """
 
 

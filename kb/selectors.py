@@ -77,7 +77,7 @@ def tag_questions(*, tag: Tag) -> QuerySet:
 
 def search(*, query: str, page_number=1, correct: bool = True) -> SearchResults | None:
     return search_questions(
-        question_list().defer(None).defer("search_vector", "title_vector", "search_code"),
+        question_list().defer(None).defer("search_vector", "key_vector", "search_code"),
         query,
         page_number=page_number,
         correct=correct,

@@ -48,12 +48,14 @@ def question_reindex(*, question: Question, document: str, code: str = "") -> No
     lexemes_add(vocabulary(document, identifiers=identifiers))
 
 
-# Title A, summary B, prose C (English stems), code names D (whole, unstemmed). The title
-# vector finds title and summary matches however many articles mention a word in passing.
+# Title A, summary B, prose C (English stems), code names D (whole, unstemmed). The key
+# vector (all but the prose) finds title, summary and code matches however many articles
+# mention a word in passing.
 _VECTORS = """
 UPDATE kb_question SET
-    title_vector = setweight(to_tsvector('kb_english', title), 'A')
-        || setweight(to_tsvector('kb_english', summary), 'B'),
+    key_vector = setweight(to_tsvector('kb_english', title), 'A')
+        || setweight(to_tsvector('kb_english', summary), 'B')
+        || setweight(array_to_tsvector(string_to_array(search_code, ' ')), 'D'),
     search_vector = setweight(to_tsvector('kb_english', title), 'A')
         || setweight(to_tsvector('kb_english', summary), 'B')
         || setweight(to_tsvector('kb_english', search_document), 'C')

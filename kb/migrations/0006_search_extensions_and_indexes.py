@@ -19,10 +19,10 @@ FORWARD = [
     END $$""",
     "CREATE INDEX IF NOT EXISTS kb_searchlexeme_word_trgm ON kb_searchlexeme USING gin (word gin_trgm_ops)",
     "CREATE INDEX IF NOT EXISTS kb_searchlexeme_word_prefix ON kb_searchlexeme (word varchar_pattern_ops)",
-    "CREATE INDEX IF NOT EXISTS kb_question_title_vector_gin ON kb_question USING gin (title_vector)",
+    "CREATE INDEX IF NOT EXISTS kb_question_key_vector_gin ON kb_question USING gin (key_vector)",
 ]
 BACKWARD = [
-    "DROP INDEX IF EXISTS kb_question_title_vector_gin",
+    "DROP INDEX IF EXISTS kb_question_key_vector_gin",
     "DROP INDEX IF EXISTS kb_searchlexeme_word_prefix",
     "DROP INDEX IF EXISTS kb_searchlexeme_word_trgm",
     "DROP TEXT SEARCH CONFIGURATION IF EXISTS kb_english",
@@ -42,5 +42,5 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("kb", "0005_question_search_code_and_title_vector")]
+    dependencies = [("kb", "0005_question_search_code_and_key_vector")]
     operations = [migrations.RunPython(forward, backward)]

@@ -29,6 +29,7 @@
   input.setAttribute("autocomplete", "off");
 
   function close() {
+    shown = "";
     listbox.hidden = true;
     input.setAttribute("aria-expanded", "false");
     input.removeAttribute("aria-activedescendant");
@@ -48,7 +49,12 @@
     }
   }
 
+  var shown = "";
+
   function show(suggestions) {
+    var key = suggestions.map(function (s) { return s.url; }).join(" ");
+    if (key && key === shown && !listbox.hidden) return;  // the same list: keep the reader's place
+    shown = key;
     listbox.textContent = "";
     options = suggestions.map(function (suggestion, i) {
       var option = document.createElement("li");

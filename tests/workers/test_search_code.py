@@ -48,7 +48,7 @@ def test_cell_identifiers_are_found_after_publishing_and_after_a_rebuild(client,
     assert "Freezing statistics" in html and "<em>batchnorm</em>" in html
     # A rebuild from the published revisions gives the same index.
     SearchLexeme.objects.all().delete()
-    Question.objects.update(search_code="", search_vector=None, title_vector=None)
+    Question.objects.update(search_code="", search_vector=None, key_vector=None)
     call_command("search_reindex", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert _titles(client, "running_mean") == ["Freezing statistics"]
     assert _titles(client, "Freezing") == ["Freezing statistics"]

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='question',
-            name='title_vector',
+            name='key_vector',
             field=django.contrib.postgres.search.SearchVectorField(editable=False, null=True),
         ),
     ]
