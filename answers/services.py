@@ -96,7 +96,8 @@ def _publish_if_ready(answer: Answer, *, text: str | None = None) -> None:
     )
     if text is None:
         text = _render(answer.body, answer.run).text
-    question_reindex(question=answer.question, document=text)
+    code = "\n".join(cell.code for cell in parse_answer(answer.body).cells)
+    question_reindex(question=answer.question, document=text, code=code)
     pages_changed()
 
 

@@ -232,3 +232,6 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, ContentHealthAdminM
         for question in queryset:
             question_publish(question=question)
         self.message_user(request, f"Published {queryset.count()} question(s).")
+
+
+from . import admin_search  # noqa: E402, F401  (registers the search report and synonyms)

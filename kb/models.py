@@ -84,6 +84,10 @@ class Question(models.Model):
     search_document = models.TextField(blank=True, editable=False)
     # Filled on PostgreSQL only (kb.services.question_reindex); SQLite searches with LIKE.
     search_vector = SearchVectorField(null=True, editable=False)
+    # The published cells' identifiers, whole and split (kb.search_index), space-separated.
+    search_code = models.TextField(blank=True, editable=False)
+    # Title, summary and code names, not the prose: their matches are always ranked (PostgreSQL).
+    key_vector = SearchVectorField(null=True, editable=False)
 
     objects = QuestionQuerySet.as_manager()
 

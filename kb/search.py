@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Question
+from .models import Question, Synonym
+from .search_query import plan as search_plan
 
 MAX_QUERY_CHARS = 200
 PAGE_SIZE = 20
@@ -35,10 +35,17 @@ class SearchResults:
     page: Page  # the questions shown, each with `.highlighted`
     total: int  # every published question that matches
     ranked: int  # how many of them were ranked and can be paged through (the newest ones)
+    corrected_query: str | None = None  # what was searched instead, when a typo was corrected
+    fallback: bool = False  # no article had every word: these have the most of them
 
     @property
     def capped(self) -> bool:
         return self.ranked < self.total
+
+
+def synonym_rows() -> list[list[str]]:
+    """The synonym table, read once per search (a few dozen short rows)."""
+    return [row.term_list() for row in Synonym.objects.all()]
 
 
 def clean_query(raw: str) -> str:
@@ -51,28 +58,41 @@ def highlight(fragment: str) -> SafeString:
     return mark_safe(escape(fragment).replace(_START, "<mark>").replace(_STOP, "</mark>"))  # noqa: S308
 
 
-# One round trip: the planner hint, then the newest MAX_RANKED published matches (found and
-# counted by the GIN index alone, see the caller), ranked (title above summary above body:
-# SearchRank's ts_rank with its default weights), with the number of all matches. The hint and
-# the query form one implicit transaction, so SET LOCAL ends with it.
+# One round trip: the planner hint, then the candidates ranked. Candidates are the best title,
+# summary or code matches (the key vector's own GIN index; at most MAX_RANKED) and the
+# newest MAX_RANKED published matches anywhere (found and counted by the big vector's GIN index
+# alone). They are ordered by how many of the query's groups they match (all of them, unless
+# this is the fallback), then ts_rank's default weights: title A above summary B above prose C
+# above code D. The hint and the query form one implicit transaction, so SET LOCAL ends with it.
 _RANKED_MATCHES = """
 SET LOCAL enable_seqscan = off;
-WITH matches AS MATERIALIZED (
-    SELECT id, status, published_at FROM kb_question
-    WHERE search_vector @@ websearch_to_tsquery('english', %(query)s)
+WITH q AS (SELECT %(query)s::tsquery AS q, %(groups)s::tsquery[] AS groups),
+title_hits AS (
+    SELECT id FROM kb_question, q WHERE key_vector @@ q.q AND status = %(published)s
+        AND (NOT %(excluding)s OR search_vector @@ q.q)
+    ORDER BY ts_rank(key_vector, q.q) DESC LIMIT %(limit)s
+), matches AS MATERIALIZED (
+    SELECT id, status, published_at FROM kb_question, q WHERE search_vector @@ q.q
 ), newest AS (
-    SELECT id, published_at FROM matches WHERE status = %(published)s
+    SELECT id FROM matches WHERE status = %(published)s
     ORDER BY published_at DESC NULLS LAST, id DESC LIMIT %(limit)s
-)
-SELECT newest.id, (SELECT count(*) FROM matches WHERE status = %(published)s)
-FROM newest JOIN kb_question ON kb_question.id = newest.id
-ORDER BY ts_rank(kb_question.search_vector, websearch_to_tsquery('english', %(query)s)) DESC,
-    newest.published_at DESC, newest.id DESC
+), candidates AS (SELECT id FROM title_hits UNION SELECT id FROM newest)
+SELECT kb_question.id, (SELECT count(*) FROM matches WHERE status = %(published)s)
+FROM candidates JOIN kb_question ON kb_question.id = candidates.id, q
+ORDER BY (SELECT count(*) FROM unnest(q.groups) g WHERE kb_question.search_vector @@ g) DESC,
+    ts_rank(kb_question.search_vector, q.q) DESC, kb_question.published_at DESC, kb_question.id DESC
 """
 
 
-def _postgres_ranked(query: str) -> tuple[list[int], int]:
-    params = {"query": query, "published": Question.Status.PUBLISHED, "limit": MAX_RANKED}
+def _postgres_ranked(tsquery: str, groups: list[str], *, excluding: bool) -> tuple[list[int], int]:
+    """`excluding`: the query has a -word, which the title vector alone cannot check."""
+    params = {
+        "query": tsquery,
+        "groups": groups,
+        "published": Question.Status.PUBLISHED,
+        "limit": MAX_RANKED,
+        "excluding": excluding,
+    }
     with connection.cursor() as cursor:
         # Django's psycopg 3 cursors bind parameters client-side, so both statements travel in
         # one message; the rows are the second statement's.
@@ -82,21 +102,20 @@ def _postgres_ranked(query: str) -> tuple[list[int], int]:
     return [pk for pk, _ in rows], (rows[0][1] if rows else 0)
 
 
-def _postgres_page(questions: QuerySet, ids: list[int], query: str) -> list:
+def _postgres_page(questions: QuerySet, ids: list[int], tsquery: str) -> list:
     """The page's questions in rank order, each with an excerpt around its first match.
 
     ts_headline parses the whole document (~3 ms for 800 words, 20 of them per page), so the
     excerpt is cut here instead, around the words of the parsed query (the lexemes PostgreSQL
     matched: "convolutions" -> 'convolut', which begins the words it stands for).
     """
-    parsed = RawSQL("websearch_to_tsquery('english', %s)::text", (query,))
-    rows = questions.filter(pk__in=ids).annotate(parsed_query=parsed)
+    rows = questions.filter(pk__in=ids)
     by_pk = {row.pk: row for row in rows}
     page = [by_pk[pk] for pk in ids if pk in by_pk]
+    # Lexemes the document may contain: quoted terms not preceded by "!" (the reader's -word).
+    terms = [t.replace("''", "'") for t in re.findall(r"(?<!!)'((?:[^']|'')+)'", tsquery)]
     for row in page:
-        # Lexemes the document must contain: quoted terms not preceded by "!" (websearch's -word).
-        terms = re.findall(r"(?<!!)'((?:[^']|'')+)'", row.parsed_query)
-        row.headline = _excerpt(row.search_document, [t.replace("''", "'") for t in terms])
+        row.headline = _excerpt(row.search_document, terms)
     return page
 
 
@@ -126,42 +145,76 @@ def _excerpt(document: str, words: list[str], width: int = 220) -> str:
     return ("…" if start else "") + excerpt + ("…" if end < len(document) else "")
 
 
-def _fallback_search(questions: QuerySet, query: str) -> list:
-    """Every match, ranked (title first); SQLite only serves the one-machine run."""
+def _fallback_search(questions: QuerySet, query: str) -> tuple[list, bool]:
+    """SQLite only serves the one-machine run: substring matching (so a word typed so far
+    matches), title first; when no question has every word, those with the most of them."""
     words = _words(query)
     if not words:
-        return []
+        return [], False
+
+    def has(word):
+        return Q(title__icontains=word) | Q(summary__icontains=word) | Q(search_document__icontains=word)
+
     condition = Q()
     for word in words:
-        condition &= (
-            Q(title__icontains=word) | Q(summary__icontains=word) | Q(search_document__icontains=word)
-        )
+        condition &= has(word)
     results = list(questions.filter(condition))
+    fallback = not results and len(words) > 1
+    if fallback:
+        condition = Q()
+        for word in words:
+            condition |= has(word)
+        results = list(questions.filter(condition))
     for question in results:
+        text = f"{question.title} {question.summary} {question.search_document}".lower()
+        matched = sum(w.lower() in text for w in words)
         in_title = sum(w.lower() in question.title.lower() for w in words)
-        question.rank = in_title * 10 + sum(question.search_document.lower().count(w.lower()) for w in words)
-    results.sort(key=lambda q: (-q.rank, q.title))
-    return results
+        question.rank = (
+            matched,
+            in_title * 10 + sum(question.search_document.lower().count(w.lower()) for w in words),
+        )
+    results.sort(key=lambda q: (-q.rank[0], -q.rank[1], q.title))
+    return results, fallback
 
 
-def search_questions(questions: QuerySet, raw_query: str, *, page_number=1) -> SearchResults | None:
-    """One page of ranked questions with `.highlighted` excerpts; None for an empty query."""
+def search_questions(
+    questions: QuerySet, raw_query: str, *, page_number=1, correct: bool = True
+) -> SearchResults | None:
+    """One page of ranked questions with `.highlighted` excerpts; None for an empty query.
+
+    On PostgreSQL typos are corrected (unless `correct` is False), spellings and synonyms
+    widened and the last word is a prefix (kb.search_query); on SQLite words match as
+    substrings. When no article has all the words, those with most of them are shown.
+    """
     query = clean_query(raw_query)
     if not query:
         return None
+    corrected_query, fallback = None, False
     if connection.vendor == "postgresql":
         # enable_seqscan off: the vectors live in TOAST, so the heap looks small and the planner
         # scans it all, reading every vector (~100 ms at 10,000 questions) where the GIN index
         # answers in a millisecond: its cost model does not count that. For this query only.
-        ids, total = _postgres_ranked(query)
+        plan = search_plan(query, synonym_rows=synonym_rows(), correct=correct)
+        if plan is None:
+            return SearchResults(page=Paginator([], PAGE_SIZE).get_page(1), total=0, ranked=0)
+        tsquery = plan.tsquery()
+        ids, total = _postgres_ranked(tsquery, plan.groups, excluding=bool(plan.excluded))
+        if not ids and len(plan.groups) > 1:
+            tsquery = plan.tsquery(any_group=True)
+            ids, total = _postgres_ranked(tsquery, plan.groups, excluding=bool(plan.excluded))
+            fallback = bool(ids)
+        if plan.parsed.corrections:
+            corrected_query = plan.parsed.shown()
         page = Paginator(ids, PAGE_SIZE).get_page(page_number)
-        page.object_list = _postgres_page(questions, list(page.object_list), query)
+        page.object_list = _postgres_page(questions, list(page.object_list), tsquery)
     else:
-        results = _fallback_search(questions, query)
+        results, fallback = _fallback_search(questions, query)
         ids, total = results, len(results)
         page = Paginator(results, PAGE_SIZE).get_page(page_number)
         for question in page.object_list:
             question.headline = _excerpt(question.search_document, _words(query))
     for question in page.object_list:
         question.highlighted = highlight(question.headline or "")
-    return SearchResults(page=page, total=total, ranked=len(ids))
+    return SearchResults(
+        page=page, total=total, ranked=len(ids), corrected_query=corrected_query, fallback=fallback
+    )

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 
 from .models import Question, Tag
 from .search import SearchResults, search_questions
+from .search_suggestions import suggest_titles
 
 
 def _public() -> QuerySet:
@@ -22,8 +23,12 @@ def question_list() -> QuerySet:
 def question_get_published(*, slug: str) -> Question:
     # The page shows the published HTML only: leave the search text, the Markdown and the staff
     # view's HTML (together ~60 KB per view) in the database.
-    page_only = _public().select_related("answer").defer(
-        "search_document", "search_vector", "answer__body", "answer__rendered_html", "answer__toc_html"
+    page_only = (
+        _public()
+        .select_related("answer")
+        .defer(
+            "search_document", "search_vector", "answer__body", "answer__rendered_html", "answer__toc_html"
+        )
     )
     return get_object_or_404(page_only.annotate(**_neighbour_columns()), slug=slug)
 
@@ -70,9 +75,12 @@ def tag_questions(*, tag: Tag) -> QuerySet:
     return question_list().filter(tags=tag)
 
 
-def search(*, query: str, page_number=1) -> SearchResults | None:
+def search(*, query: str, page_number=1, correct: bool = True) -> SearchResults | None:
     return search_questions(
-        question_list().defer(None).defer("search_vector"), query, page_number=page_number
+        question_list().defer(None).defer("search_vector", "key_vector", "search_code"),
+        query,
+        page_number=page_number,
+        correct=correct,
     )
 
 
@@ -96,3 +104,11 @@ def tags_with_counts(*, with_published_total: bool = False) -> QuerySet:
         tags = tags.annotate(published_total=Subquery(total))
     return tags.filter(question_count__gt=0).order_by("name")
 
+
+def question_published_url(*, slug: str) -> str:
+    """The article's address, for a published question only (404 otherwise)."""
+    return get_object_or_404(Question.objects.published().only("slug"), slug=slug).get_absolute_url()
+
+
+def search_suggestions(*, query: str) -> list[dict]:
+    return suggest_titles(query)

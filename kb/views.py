@@ -1,13 +1,14 @@
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
-from django.views.decorators.cache import cache_control
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_safe
 
 from . import selectors
 from .page_cache import reader_cached
+from .search_report import record_open, record_search
 from .structured_data import question_structured_data
 
 PAGE_SIZE = 20
@@ -81,8 +82,36 @@ def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
-    results = selectors.search(query=query, page_number=request.GET.get("page"))
-    return render(request, "kb/search.html", {"query": query, "results": results})
+    page_number = request.GET.get("page")
+    corrected = request.GET.get("exact") != "1"
+    results = selectors.search(query=query, page_number=page_number, correct=corrected)
+    if results is not None and not page_number:  # the next pages are the same search, not another
+        record_search(query=query, results=results.total)
+    context = {"query": query, "results": results, "exact": not corrected}
+    return render(request, "kb/search.html", context)
+
+
+@require_safe
+@never_cache
+def search_open(request: HttpRequest) -> HttpResponse:
+    """A search result opened: counted for the search report, then on to the article.
+
+    Result links point here rather than carrying a parameter into the article's URL, so the
+    article pages stay cached as they are. Only published questions are redirected to, by
+    slug, so this is no open redirect and reveals no draft.
+    """
+    url = selectors.question_published_url(slug=request.GET.get("to", "")[:200])
+    record_open(query=request.GET.get("q", ""))
+    return HttpResponseRedirect(url)
+
+
+@require_safe
+def search_suggestions(request: HttpRequest) -> JsonResponse:
+    """Up to 8 published titles for what has been typed so far (the last word a prefix)."""
+    suggestions = selectors.search_suggestions(query=request.GET.get("q", ""))
+    response = JsonResponse({"suggestions": suggestions})
+    response["Cache-Control"] = "public, max-age=60"
+    return response
 
 
 @require_safe

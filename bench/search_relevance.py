@@ -1,0 +1,92 @@
+"""Search relevance: the team's query set (bench/search_queries.py) against the seeded articles
+of content/ among generated distractors that share their vocabulary (bench/search_corpus.py).
+
+A query is right when its article is in the top 3. In-process, production settings, PostgreSQL;
+the database BENCH_DB_NAME (default kb_search_bench) is dropped and created.
+
+    .venv/bin/python bench/search_relevance.py                  # 3,000 distractors
+    .venv/bin/python bench/search_relevance.py --distractors 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import article_throughput as shared  # noqa: E402  (database and env helpers)
+
+DB_NAME = os.environ.get("BENCH_DB_NAME", "kb_search_bench")
+
+
+def setup_database() -> Path:
+    """A fresh migrated DB_NAME and Django set up in this process with production settings."""
+    shared.DB_NAME = DB_NAME
+    tmp = Path(tempfile.mkdtemp(prefix="kb-search-bench-"))
+    env = shared.bench_env(tmp)
+    env["DATABASE_URL"] = f"{shared.PG_SERVER}/{DB_NAME}"
+    shared.fresh_database(env)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    return tmp
+
+
+def teardown(tmp: Path, keep: bool) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    if not keep:
+        shared.admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    shared.redis_flush_bench_db()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def top_slugs(query: str, n: int = 3) -> list[str]:
+    from kb import selectors
+
+    results = selectors.search(query=query)
+    return [q.slug for q in list(results.page.object_list)[:n]] if results else []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--distractors", type=int, default=3000)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    tmp = setup_database()
+    try:
+        from bench.search_corpus import build
+        from bench.search_queries import QUERIES
+        from kb.search_index import search_rebuild
+
+        started = time.monotonic()
+        build(distractors=args.distractors)
+        counts = search_rebuild()
+        shared.log(
+            f"{counts['questions']} questions ({args.distractors} distractors, "
+            f"{counts['with_code']} with code), "
+            f"{counts['words']} words, imported and indexed in {time.monotonic() - started:.1f} s"
+        )
+        right = 0
+        for query, slug in QUERIES:
+            found = top_slugs(query)
+            ok = slug in found
+            right += ok
+            if not ok:
+                shared.log(f"  MISS {query!r}: want {slug}, top 3 {found}")
+        shared.log(f"right article in the top 3: {right}/{len(QUERIES)} = {100 * right / len(QUERIES):.1f} %")
+    finally:
+        teardown(tmp, args.keep)
+
+
+if __name__ == "__main__":
+    main()

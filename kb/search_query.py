@@ -1,0 +1,353 @@
+"""A reader's query made forgiving: typos corrected, spellings and synonyms widened, the last
+word a prefix, code names matched whole and split. PostgreSQL only (kb.search uses it).
+
+The query becomes groups, one per word or synonym phrase; every group must match (AND) and
+each group is an OR of what the reader may have meant. When no article has every group,
+kb.search falls back to the articles that match most of them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from .search_index import identifier_terms
+from .spellings import spelling_variants, spellings_fold
+
+MAX_WORDS = 10
+# Words of comparison: "relu vs sigmoid" is about both, whether or not the article says "versus".
+IGNORED = frozenset({"vs", "versus"})
+CONFIG = "kb_english"
+
+_TOKEN = re.compile(r'-?"[^"]*"?|\S+')
+_IDENTIFIER_LIKE = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+|\w*_\w*|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*")
+_PLAIN = re.compile(r"[a-z0-9]+")
+
+
+def edit_budget(word: str) -> int:
+    """Algolia's rule of thumb: no typo below 4 letters, one from 4, two from 8."""
+    return 0 if len(word) < 4 else 1 if len(word) < 8 else 2
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Damerau-Levenshtein (a swap of two letters is one typo); `limit + 1` once past limit."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2, previous = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = ca != cb
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if previous2 is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: "Naïve" -> "naive"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@dataclass
+class Word:
+    text: str  # as the reader typed it, folded
+    prefix: bool = False  # the last word: what has been typed so far
+    corrected: str | None = None
+    completions: list[str] = field(default_factory=list)  # vocabulary words it begins
+
+    @property
+    def used(self) -> str:
+        return self.corrected or self.text
+
+
+@dataclass
+class Group:
+    words: list[Word]  # one word, or a synonym's phrase
+    phrase: bool = False  # quoted by the reader: exact, never corrected
+    synonyms: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ParsedQuery:
+    groups: list[Group]
+    excluded: list[str]
+    alternatives: list[tuple[int, int]]  # (group, group) pairs joined by OR
+
+    @property
+    def corrections(self) -> list[Word]:
+        return [w for g in self.groups for w in g.words if w.corrected]
+
+    def shown(self) -> str:
+        """The query as searched, corrections in place."""
+        parts = []
+        for group in self.groups:
+            words = " ".join(w.used for w in group.words)
+            parts.append(f'"{words}"' if group.phrase else words)
+        return " ".join(parts + [f"-{w}" for w in self.excluded])
+
+
+def parse(query: str, *, last_is_prefix: bool = True) -> ParsedQuery:
+    groups: list[Group] = []
+    excluded: list[str] = []
+    alternatives: list[tuple[int, int]] = []
+    join_next = False
+    for token in _TOKEN.findall(query)[: MAX_WORDS * 2]:
+        if token == "OR" and groups:  # noqa: S105 (the word OR, not a secret)
+            join_next = True
+            continue
+        if token.startswith("-") and len(token) > 1:
+            excluded.extend(w for w in _plain_words(token[1:]))
+            continue
+        if token.startswith('"'):
+            words = [Word(w) for w in _plain_words(token)]
+            if words:
+                groups.append(Group(words, phrase=True))
+        else:
+            text = token.strip(".,;:!?()[]{}'\"")
+            if _IDENTIFIER_LIKE.fullmatch(text):
+                groups.append(Group([Word(text.rstrip("()"))]))
+            else:
+                words = [w for w in _plain_words(text) if w not in IGNORED]
+                groups.extend(Group([Word(w)]) for w in words)
+        if join_next and len(groups) >= 2:
+            alternatives.append((len(groups) - 2, len(groups) - 1))
+        join_next = False
+    groups = groups[:MAX_WORDS]
+    if last_is_prefix and groups and not groups[-1].phrase and query[-1:].strip():
+        groups[-1].words[-1].prefix = True
+    return ParsedQuery(groups=groups, excluded=excluded[:MAX_WORDS], alternatives=alternatives)
+
+
+def _plain_words(text: str) -> list[str]:
+    return _PLAIN.findall(fold(text))
+
+
+def apply_synonyms(parsed: ParsedQuery, synonym_rows: list[list[str]]) -> None:
+    """Join the words that form a synonym's term into one group that also accepts the others."""
+    by_term = {}
+    for terms in synonym_rows:
+        for term in terms:
+            by_term[tuple(spellings_fold(fold(term)).split())] = terms
+    longest = max((len(k) for k in by_term), default=0)
+    groups, i = [], 0
+    while i < len(parsed.groups):
+        for size in range(min(longest, len(parsed.groups) - i), 0, -1):
+            window = parsed.groups[i : i + size]
+            if any(g.phrase or len(g.words) != 1 for g in window):
+                continue
+            key = tuple(spellings_fold(g.words[0].text) for g in window)
+            if key in by_term:
+                terms = [t for t in by_term[key] if tuple(spellings_fold(fold(t)).split()) != key]
+                groups.append(Group([g.words[0] for g in window], synonyms=terms))
+                i += size
+                break
+        else:
+            groups.append(parsed.groups[i])
+            i += 1
+    if len(groups) != len(parsed.groups):
+        parsed.alternatives = []  # positions moved; OR between synonym phrases is not kept
+    parsed.groups = groups
+
+
+_KNOWN = "SELECT word FROM kb_searchlexeme WHERE word = ANY(%s::text[])"
+# The most used words a prefix begins (a btree text_pattern_ops index finds them): the stem of
+# "poolin" is not a prefix of the stem of "pooling", so the words themselves are searched.
+_COMPLETIONS = """
+SELECT word FROM kb_searchlexeme WHERE word LIKE %(pattern)s ORDER BY questions DESC, word LIMIT %(limit)s
+"""
+MAX_COMPLETIONS = 8
+MIN_PREFIX = 3
+
+
+def complete_prefix(parsed: ParsedQuery) -> None:
+    """The last word as typed so far: the vocabulary words it begins."""
+    last = parsed.groups[-1].words[-1] if parsed.groups else None
+    if last is None or not last.prefix or len(last.text) < MIN_PREFIX or not _PLAIN.fullmatch(last.text):
+        return
+    with connection.cursor() as cursor:
+        # letters and digits only (checked above): nothing to escape in the pattern
+        cursor.execute(_COMPLETIONS, {"pattern": f"{last.text}%", "limit": MAX_COMPLETIONS})
+        last.completions = [w for (w,) in cursor.fetchall()]
+
+
+# Candidates for the words the vocabulary lacks: those sharing trigrams with a word of 8+
+# letters (the GIN gin_trgm_ops index), and every word one edit away (looked up by key; a
+# short word shares too few trigrams with its typo: "feild" and "field" share two of ten).
+# The edit budget is checked in Python on these few.
+_CANDIDATES = """
+SET LOCAL pg_trgm.similarity_threshold = 0.3;
+SELECT t.w, c.word, c.questions FROM unnest(%s::text[]) AS t(w)
+CROSS JOIN LATERAL (
+    SELECT word, questions FROM kb_searchlexeme WHERE word %% t.w
+    ORDER BY similarity(word, t.w) DESC, questions DESC LIMIT 20
+) c
+UNION ALL
+SELECT e.w, l.word, l.questions FROM unnest(%s::text[], %s::text[]) AS e(w, candidate)
+JOIN kb_searchlexeme l ON l.word = e.candidate
+"""
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def one_edit_away(word: str) -> set[str]:
+    """Every string one deletion, swap, replacement or insertion from `word`."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    inserts = {a + c + b for a, b in splits for c in _LETTERS}
+    return (deletes | swaps | replaces | inserts) - {word}
+
+
+def correct_typos(parsed: ParsedQuery) -> None:
+    """Replace each word the knowledge base never uses by its nearest word within budget."""
+    words = [w for g in parsed.groups if not g.phrase and not g.synonyms for w in g.words]
+    checkable = [w for w in words if edit_budget(w.text) and _PLAIN.fullmatch(w.text)]
+    if not checkable:
+        return
+    tried = {}
+    for word in checkable:
+        tried.setdefault(word.text, word.prefix and bool(word.completions))
+    variants = {w: spelling_variants(w) for w in tried}
+    with connection.cursor() as cursor:
+        cursor.execute(_KNOWN, [sorted(set().union(*variants.values()))])
+        known = {w for (w,) in cursor.fetchall()}
+    unknown = [w for w, completed in tried.items() if not completed and not (variants[w] & known)]
+    if not unknown:
+        return
+    edited = [(w, e) for w in unknown for e in sorted(one_edit_away(w))]
+    long_words = [w for w in unknown if edit_budget(w) > 1]
+    with connection.cursor() as cursor:
+        cursor.execute(_CANDIDATES, [long_words, [w for w, _ in edited], [e for _, e in edited]])
+        cursor.cursor.nextset()
+        rows = cursor.fetchall()
+    prefix_of = {w.text: w.prefix for w in checkable}
+    best: dict[str, tuple[int, int, str]] = {}
+    for typed, candidate, questions in rows:
+        budget = edit_budget(typed)
+        distance = edit_distance(typed, candidate, budget)
+        if prefix_of[typed] and distance > budget and len(candidate) > len(typed):
+            # a prefix with a typo ("convolutio" is fine, "convlutio" is one typo from a prefix)
+            distance = edit_distance(typed, candidate[: len(typed)], budget)
+        if distance <= budget:
+            key = (distance, -questions, candidate)
+            if typed not in best or key < best[typed]:
+                best[typed] = key
+    for word in checkable:
+        if word.text in best:
+            word.corrected = best[word.text][2]
+
+
+def _lexeme(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def word_alternatives(word: Word) -> tuple[list[str], list[str]]:
+    """(English words to stem, exact code lexemes) the word may stand for."""
+    text = word.used
+    if not _PLAIN.fullmatch(text):  # a code name as typed: whole, or all of its parts
+        # Parts only where code is (weight D): "running" and "mean" in prose are no API name.
+        parts = " & ".join(
+            f"{_lexeme(t)}:D" for t in sorted(identifier_terms(text) - {text.lower()}) if "." not in t
+        )
+        exact = [_lexeme(text.lower())] + ([f"({parts})"] if parts else [])
+        return [], exact
+    suffix = ":*" if word.prefix else ""
+    english = [f"{v}{suffix}" for v in sorted(spelling_variants(text))] + word.completions
+    return english, [f"{_lexeme(text)}{suffix}"]
+
+
+@dataclass
+class Plan:
+    parsed: ParsedQuery
+    groups: list[str]  # each group's tsquery text
+    excluded: str  # "!'a' & !'b'" or ""
+
+    def tsquery(self, *, any_group: bool = False) -> str:
+        joined = (" | " if any_group else " & ").join(f"({g})" for g in self.groups)
+        return f"({joined}) & {self.excluded}" if self.excluded else joined
+
+
+def _word_sql(word: Word, params: list) -> str:
+    english, exact = word_alternatives(word)
+    parts = []
+    for text in english:
+        params.append(text)
+        parts.append(f"to_tsquery('{CONFIG}', %s)")
+    for lexeme in exact:
+        params.append(lexeme)
+        parts.append("%s::tsquery")
+    return "(" + " || ".join(parts) + ")"
+
+
+def _group_sql(group: Group, params: list) -> str:
+    if group.phrase:
+        params.append(" <-> ".join(w.text for w in group.words))
+        return f"to_tsquery('{CONFIG}', %s)"
+    own = " && ".join(_word_sql(w, params) for w in group.words)
+    alternatives = [f"({own})"]
+    for term in group.synonyms:
+        words = [Word(w) for w in _plain_words(term)]
+        if words:
+            alternatives.append("(" + " && ".join(_word_sql(w, params) for w in words) + ")")
+    return " || ".join(alternatives)
+
+
+def _english_only_sql(group: Group, params: list) -> str:
+    """The group without its code lexemes: empty when it is only stop words ("the", "how")."""
+    words = [w for w in group.words if _PLAIN.fullmatch(w.used)]
+    if len(words) < len(group.words) or group.synonyms:
+        return "'keep'::tsquery"
+    params.append(" & ".join(w.used for w in words))
+    return f"to_tsquery('{CONFIG}', %s)"
+
+
+def _completion_synonyms(parsed: ParsedQuery, synonym_rows: list[list[str]]) -> None:
+    """ "batchn" completes to "batchnorm", a synonym of "batch normalisation": find that too."""
+    last = parsed.groups[-1] if parsed.groups else None
+    if last is None or last.synonyms or not last.words[-1].completions:
+        return
+    for terms in synonym_rows:
+        if set(terms) & set(last.words[-1].completions):
+            last.synonyms += [t for t in terms if t not in last.words[-1].completions]
+
+
+def plan(query: str, *, synonym_rows: list[list[str]], correct: bool = True) -> Plan | None:
+    """The query's groups as tsquery texts (one round trip), or None when nothing is left."""
+    parsed = parse(query)
+    apply_synonyms(parsed, synonym_rows)
+    complete_prefix(parsed)
+    _completion_synonyms(parsed, synonym_rows)
+    if correct:
+        correct_typos(parsed)
+    params: list = []
+    columns = []
+    for group in parsed.groups:
+        columns.append(f"({_group_sql(group, params)})::text")
+        columns.append(f"({_english_only_sql(group, params)})::text")
+    for word in parsed.excluded:
+        params.append(word)
+        columns.append(f"(!! to_tsquery('{CONFIG}', %s))::text")
+    if not columns:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(columns), params)
+        row = cursor.fetchone()
+    texts = [row[2 * i] if row[2 * i] and row[2 * i + 1] else "" for i in range(len(parsed.groups))]
+    for left, right in parsed.alternatives:  # "a OR b": one group that either satisfies
+        if texts[left] and texts[right]:
+            texts[left], texts[right] = f"({texts[left]}) | ({texts[right]})", ""
+            parsed.groups[left].words += parsed.groups[right].words
+    kept = [(g, t) for g, t in zip(parsed.groups, texts, strict=True) if t]
+    parsed.groups = [g for g, _ in kept]
+    excluded = [t for t in row[2 * len(texts) :] if t]
+    if not kept:
+        return None
+    return Plan(parsed=parsed, groups=[t for _, t in kept], excluded=" & ".join(excluded))
