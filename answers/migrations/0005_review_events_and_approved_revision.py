@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('answers', '0004_figureapproval'),
-        ('kb', '0004_question_review_state_and_can_publish'),
+        ('kb', '0009_question_review_state_and_can_publish'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -52,7 +52,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("answers", "0005_review_events_and_approved_revision"),
-        ("kb", "0004_question_review_state_and_can_publish"),
+        ("kb", "0009_question_review_state_and_can_publish"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

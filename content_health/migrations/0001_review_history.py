@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('kb', '0005_question_owner_and_review_interval'),
+        ('kb', '0008_question_owner_and_review_interval'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

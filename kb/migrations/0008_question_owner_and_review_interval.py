@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kb', '0004_search_report_synonyms_and_lexemes'),
+        ('kb', '0007_seed_synonyms'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

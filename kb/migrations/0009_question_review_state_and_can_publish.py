@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kb', '0003_question_allow_unverified'),
+        ('kb', '0008_question_owner_and_review_interval'),
     ]
 
     operations = [
