@@ -203,7 +203,8 @@ class Stack:
             "KB_IMAGE": IMAGE,
             **(settings or {}),
         }
-        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        self.values = values
+        self.write_settings({})
         # Compose prefers the caller's environment to --env-file: keep only the file's values.
         self.environ = {k: v for k, v in os.environ.items() if k not in values}
         files = [ROOT / "docker-compose.yml", *overrides]
@@ -212,6 +213,11 @@ class Stack:
             *("--project-name", project, "--env-file", str(self.env_file)),
             *(arg for path in files for arg in ("-f", str(path))),
         ]
+
+    def write_settings(self, changes: dict[str, str]) -> None:
+        """Change values of the env file: the next `up` recreates the containers they concern."""
+        self.values.update(changes)
+        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.values.items()))
 
     def run(self, *args: str, check_rc: bool = True, timeout: float = 600) -> str:
         return sh(*self.compose, *args, check_rc=check_rc, timeout=timeout, cwd=ROOT, env=self.environ)
@@ -228,8 +234,12 @@ class Stack:
         return self.run("ps", "-q", service).strip()
 
     def containers(self, service: str) -> list[str]:
-        """The ids of every running container of a service (one per `--scale` replica)."""
-        return self.run("ps", "-q", service).split()
+        """The ids of the running containers of a service (one per `--scale` replica), from
+        the engine by compose's labels: faster than a compose command, and a killed one is gone."""
+        labels = (f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}")
+        return sh(
+            "docker", "ps", "-q", "--no-trunc", *(f"--filter=label={label}" for label in labels)
+        ).split()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
