@@ -496,9 +496,7 @@ def check_killed_run(pool: Pool, burst: Burst) -> None:
 
 
 def report(bursts: list[Burst]) -> None:
-    print(
-        "\nburst   containers slots  runs/s   span_s  wait_s  run_s  cell_s  busy(all) busy(runs)  CPU/run"
-    )
+    print("\nburst   containers slots  runs/s   span_s  wait_s  run_s  cell_s  busy(all) busy(runs)  CPU/run")
     for b in bursts:
         f = b.figures
         per_run = "  ".join(f"{s} {1000 * v / b.answers:.0f}ms" for s, v in f["cpu_s"].items())
