@@ -11,6 +11,7 @@ from pathlib import Path
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from config.brokers import celery_broker_options
 from config.inline_script import THEME_SCRIPT_CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -271,23 +272,13 @@ CONSENT_COOKIE_SECURE = not DEBUG
 CONSENT_RECORD_RETENTION_DAYS = int(env("CONSENT_RECORD_RETENTION_DAYS", "1095"))
 ANALYTICS_COOKIE_MAX_AGE_S = 182 * 24 * 3600
 
-# Celery: Redis in production and tests; the filesystem transport on one machine. Its URL names
-# a host the transport never uses: kombu clones a connection for its pool and, given no host,
-# logs "No hostname was supplied. Reverting to default 'localhost'" (issue 23).
+# Celery: Redis in production and tests, or RabbitMQ (amqp://); the filesystem transport on one
+# machine. A filesystem URL names a host the transport never uses: kombu clones a connection for
+# its pool and, given no host, logs "No hostname was supplied. Reverting to default 'localhost'".
+# What each broker needs (queue types, confirms, visibility timeout) is in config/brokers.py.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or ("filesystem://" if DEBUG else required("CELERY_BROKER_URL"))
 if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_URL = "filesystem://localhost/"
-FILESYSTEM_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
-if FILESYSTEM_BROKER:
-    _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-        "polling_interval": 0.05,
-    }
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -300,7 +291,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # - Redis redelivers an unacknowledged job after the visibility timeout, which must stay above
 #   the longest allowed run (600 s) or a long run would be handed to a second worker;
-#   runner.services.run_start also refuses a job another live worker is running.
+#   runner.services.run_start also refuses a job another live worker is running. RabbitMQ
+#   has no visibility timeout: it redelivers when the consumer's connection closes, and a
+#   delivery unacknowledged past the server's consumer_timeout (config/brokers.py).
 CELERY_VISIBILITY_TIMEOUT_S = int(env("CELERY_VISIBILITY_TIMEOUT", "3600"))
 # - publishing gives up fast when the broker is down: the row is saved and the sweep
 #   (runner.requeue_stale_runs, on beat) sends it when the broker is back.
@@ -364,13 +357,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
     },
 }
-if not FILESYSTEM_BROKER:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S,
-        # Look for jobs of dead workers every few seconds (kombu's default is every ~100 s).
-        "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT_S // 3)),
-        "unacked_restore_throttle": 1,
-    }
+for _name, _value in celery_broker_options(
+    CELERY_BROKER_URL, visibility_timeout_s=CELERY_VISIBILITY_TIMEOUT_S, filesystem_dir=VAR_DIR / "broker"
+).items():
+    globals()[f"CELERY_{_name.upper()}"] = _value
 
 # Each worker process runs its sandboxes as its own uid, base + the pool process's index, so
 # that RLIMIT_NPROC (counted per uid) is not shared between workers. Give each worker service

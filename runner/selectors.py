@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
 
+from config.brokers import broker_kind
+
 from .models import FINISHED, Run, RunStatus
 from .services import live_workers
 from .tasks import RUN_TIME_LIMIT_S
@@ -63,10 +65,19 @@ def _elapsed_histograms(runs, *, since: str, until: str, buckets: tuple) -> dict
 
 
 def queue_depth() -> dict[str, int]:
-    """Jobs waiting in each queue: the length of kombu's Redis lists (all priority levels)."""
+    """Jobs waiting (ready, not yet handed to a worker) in each queue; {} when the broker does
+    not answer or keeps no countable queue (the filesystem transport)."""
     url = settings.CELERY_BROKER_URL
-    if not url.startswith(("redis://", "rediss://")):
-        return {}
+    kind = broker_kind(url)
+    if kind == "redis":
+        return _redis_queue_depth(url)
+    if kind == "rabbitmq":
+        return _rabbitmq_queue_depth(url)
+    return {}
+
+
+def _redis_queue_depth(url: str) -> dict[str, int]:
+    """The length of kombu's Redis lists (all priority levels)."""
     import redis
 
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -80,6 +91,31 @@ def queue_depth() -> dict[str, int]:
         return {}
     finally:
         client.close()
+
+
+def _rabbitmq_queue_depth(url: str) -> dict[str, int]:
+    """A passive queue.declare answers with the queue's ready messages (those a worker holds
+    unacknowledged are not counted, as Redis's list does not hold them either). A queue no one
+    declared yet has no messages: RabbitMQ answers NOT_FOUND and closes that channel."""
+    from amqp.exceptions import AMQPError, NotFound
+    from kombu import Connection
+    from kombu.exceptions import KombuError
+
+    depth = {}
+    try:
+        with Connection(url, connect_timeout=2) as conn:
+            conn.connect()
+            for queue in QUEUES:
+                channel = conn.channel()
+                try:
+                    depth[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+                except NotFound:
+                    depth[queue] = 0
+                if channel.is_open:
+                    channel.close()
+    except (OSError, KombuError, AMQPError):
+        return {}
+    return depth
 
 
 def metrics_snapshot() -> dict:

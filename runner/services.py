@@ -29,6 +29,7 @@ from .models import (
     Worker,
     figure_storage_path,
 )
+from .publishing import send_run
 from .signals import cell_finished, run_finished
 
 logger = logging.getLogger(__name__)
@@ -81,13 +82,14 @@ class Superseded(Exception):
 
 
 def _enqueue(run_id: int, queue: str, attempt: int) -> None:
-    from .tasks import execute_run
-
     try:
         # `attempt`: the attempts the run has now; a message that comes back after a later
         # attempt claimed the run (Redis's visibility timeout) is then recognisably stale.
-        execute_run.apply_async((run_id,), {"attempt": attempt}, queue=queue)
-    except Exception:  # broker down: the run stays queued and run_requeue_stale sends it later
+        send_run(run_id=run_id, queue=queue, attempt=attempt)
+    except Exception:
+        # Broker down, or not taking messages (a RabbitMQ alarm): the run stays queued and
+        # run_requeue_stale sends it later. A message that reached the broker unconfirmed is
+        # then sent twice; run_start runs the run once whichever copy comes first.
         logger.exception("Could not queue run %s; it stays queued for the sweep", run_id)
         return
     # The message is in the broker: the sweep leaves this run alone from now on (issue 8).

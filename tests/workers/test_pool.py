@@ -8,7 +8,6 @@ from answers.services import answer_save
 from kb.models import Question
 from kb.services import question_publish
 from runner.models import Run, RunCell, RunStatus, Worker
-from runner.tasks import execute_run
 from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -101,57 +100,5 @@ def test_verify_command_waits_with_progress_and_reruns_when_forced(cpu_worker, c
     assert Answer.objects.get(question__slug="verify-me").run.forced is True
 
 
-def test_worker_killed_mid_run_completes_the_run_exactly_once(start_worker, broker):
-    # Its own queue, so only the two workers of this test can take the job.
-    first = start_worker("victim", queues="chaos", CELERY_VISIBILITY_TIMEOUT="3")
-    cells = [
-        {
-            "index": 0,
-            "line": 1,
-            "code": "import time\ntime.sleep(2)\n'slept'",
-            "expected": None,
-            "options": {"timeout": 30, "device": "cpu", "raises": None, "tol": None, "hide": False},
-        },
-        {
-            "index": 1,
-            "line": 7,
-            "code": "1 + 1",
-            "expected": "2",
-            "options": {"timeout": 30, "device": "cpu", "raises": None, "tol": None, "hide": False},
-        },
-    ]
-    run = Run.objects.create(key="kill-test", cells=cells, queue="chaos")
-    execute_run.apply_async((run.pk,), queue="chaos")
-    wait_for(lambda: Run.objects.get(pk=run.pk).status == RunStatus.RUNNING, timeout=60)
-    first.kill()
-    start_worker("rescuer", queues="chaos", CELERY_VISIBILITY_TIMEOUT="3")
-    run = wait_for(lambda: _finished(run.pk), timeout=90)
-    assert run.status == RunStatus.VERIFIED and run.worker == "rescuer@test"
-    assert run.attempts == 2
-    assert list(RunCell.objects.filter(run=run).values_list("index", "status")) == [(0, "ran"), (1, "passed")]
-    # With a 3 s visibility timeout the rescuer may restore its own message while the run is
-    # still going (on a loaded machine the run takes longer than 3 s); that copy must be taken
-    # and dropped as stale, never run again. Wait for the broker to hold nothing of it.
-    wait_for(lambda: broker.llen("chaos") == 0 and broker.hlen("unacked") == 0, timeout=60)
-    run.refresh_from_db()
-    assert run.status == RunStatus.VERIFIED and run.attempts == 2
-    assert RunCell.objects.filter(run=run).count() == 2
-
-
-def test_saving_while_the_broker_is_down_loses_nothing_and_runs_when_it_returns(own_broker, start_worker):
-    from datetime import timedelta
-
-    from answers.models import Revision
-    from runner.services import run_requeue_stale
-
-    own_broker.stop()
-    question = Question.objects.create(title="Broker down", slug="broker-down")
-    answer = answer_save(question=question, body=BODY)  # does not raise, does not hang
-    assert Revision.objects.filter(answer=answer).count() == 1
-    assert Run.objects.get(pk=answer.run_id).status == RunStatus.QUEUED
-
-    own_broker.start()
-    start_worker("after-outage")
-    assert run_requeue_stale(older_than=timedelta(0)) == 1
-    run = wait_for(lambda: _finished(answer.run_id))
-    assert run.status == RunStatus.VERIFIED and run.worker == "after-outage@test"
+# A killed worker's redelivered run, and saving while the broker is down: over Redis and RabbitMQ
+# in tests/workers/test_brokers.py.
