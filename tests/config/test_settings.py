@@ -63,8 +63,10 @@ def test_every_production_configuration_sets_a_metrics_token():
         assert token == "${METRICS_TOKEN:?set METRICS_TOKEN}", name
     assert "\nMETRICS_TOKEN=CHANGE-ME\n" in (ROOT / ".env.example").read_text()
     assert "METRICS_TOKEN=" in (ROOT / "Dockerfile").read_text()
-    smoke = (ROOT / "tests" / "deploy" / "smoke.py").read_text()
-    assert smoke.count('"METRICS_TOKEN": secrets.token_urlsafe(24)') == 2  # the stack, the bare worker
+    deploy = ROOT / "tests" / "deploy"
+    stack, smoke = (deploy / "compose_stack.py").read_text(), (deploy / "smoke.py").read_text()
+    assert '"METRICS_TOKEN": secrets.token_urlsafe(24)' in stack  # every stack the tests bring up
+    assert '"METRICS_TOKEN": secrets.token_urlsafe(24)' in smoke  # the smoke test's bare worker
 
 
 def test_docker_compose_defines_the_services_from_the_design():
