@@ -132,3 +132,8 @@ def test_staff_edit_synonyms_with_a_clear_error_for_junk(client):
     assert response.status_code == 200 and "at least two different terms" in response.content.decode()
     response = client.post("/admin/kb/synonym/add/", {"terms": " RF ,  receptive   field "})
     assert response.status_code == 302 and Synonym.objects.filter(terms="RF, receptive field").exists()
+
+
+def test_the_privacy_page_says_searches_are_counted_without_who_searched(client):
+    html = client.get("/privacy/").content.decode()
+    assert 'id="searches"' in html and "Nothing about who searched is stored" in html
