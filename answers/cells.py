@@ -54,6 +54,9 @@ class CellOptions:
     hide: bool = False
     figtol: float | None = None  # issue 12: tolerance of the figure comparison (None: default)
     nondeterministic: bool = False  # issue 12: two runs may differ; only `expected` is checked
+    # "fixed": random, NumPy and torch are seeded with 0 right before this cell in both runs of
+    # the double run (the second run otherwise starts from other seeds, to catch unseeded draws).
+    seed: str | None = None
     # Presentation only (the figure's alt text and caption): left out of as_dict, so editing
     # them is a prose edit that keeps the execution key and re-runs nothing.
     alt: str | None = None
@@ -68,6 +71,8 @@ class CellOptions:
             "hide": self.hide,
             "figtol": self.figtol,
             "nondeterministic": self.nondeterministic,
+            # Only when given: every other answer keeps its execution key.
+            **({"seed": self.seed} if self.seed is not None else {}),
         }
 
 
@@ -149,6 +154,12 @@ def _parse_figtol(value: str) -> float:
     return figtol
 
 
+def _parse_seed(value: str) -> str:
+    if value != "fixed":
+        raise ValueError("expected fixed (seed the generators yourself for any other seed)")
+    return value
+
+
 def _parse_text(value: str) -> str:
     if len(value) < 2 or value[0] != '"' or value[-1] != '"' or '"' in value[1:-1]:
         raise ValueError('expected a quoted text such as "A line chart of the loss"')
@@ -168,6 +179,7 @@ _OPTION_PARSERS = {
     "hide": _parse_bool,
     "figtol": _parse_figtol,
     "nondeterministic": _parse_bool,
+    "seed": _parse_seed,
     "alt": _parse_text,
     "caption": _parse_text,
 }

@@ -23,6 +23,7 @@ from pygments.token import Name, Operator, Punctuation, Text
 
 from .anchors import heading_slug
 from .cells import Cell, ParsedAnswer, markdown_lines, parse_answer
+from .rich_output import output_parts
 
 _ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
@@ -154,9 +155,16 @@ def render_cell(cell: Cell, result: dict | None = None, run_status: str | None =
             "state": state,
             "result": result,
             "figures": cell_figures(cell, result),
+            "output_parts": _output_parts(cell, result),
             "raised_as_expected": _raised_as_expected(cell, result),
         },
     )
+
+
+def _output_parts(cell: Cell, result: dict | None) -> list[dict]:
+    if result is None:
+        return []
+    return output_parts(result.get("output") or "", result.get("displays") or [], cell.index + 1)
 
 
 def cell_figures(cell: Cell, result: dict | None) -> list[dict]:

@@ -118,6 +118,10 @@ class RunCell(models.Model):
     # Issue 12, runner/figures.py: {"figures": [comparison with the approved image, per figure],
     # "second": {"status", "output", "figures": [paths]}, "reproduced": bool} (see run_checks).
     checks = models.JSONField(default=dict, blank=True)
+    # Rich outputs in order, as the cell runner formatted them ({"kind": "text/html" |
+    # "text/markdown" | "image/svg+xml", "content", "text": its text/plain in `output`,
+    # "trailing"}); stored as written, sanitised when a page renders them.
+    displays = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["run", "index"]

@@ -339,6 +339,10 @@ def run_record_cell(*, run: Run, result, checks: dict | None = None, replace: bo
         "error": _storable(result.error) or "",
         "duration_s": result.duration_s,
         "peak_memory_bytes": result.peak_memory_bytes,
+        "displays": [
+            {**item, "content": _storable(item["content"]), "text": _storable(item["text"])}
+            for item in result.displays
+        ],
     }
     with transaction.atomic():
         _hold(run, cells_done=result.index + 1)  # first: refused for a superseded attempt
@@ -497,6 +501,7 @@ def run_results(*, run: Run) -> dict[int, dict]:
             "duration_s": cell.duration_s,
             "figures": [{"url": figure.image.url, "title": figure.title} for figure in cell.figures.all()],
             "checks": cell.checks or {},
+            "displays": cell.displays or [],
         }
         for cell in cells
     }

@@ -44,6 +44,7 @@ class FileReport:
                     "stderr": r.stderr,
                     "error": r.error,
                     "figures": len(r.figures),
+                    "displays": [d["kind"] for d in r.displays],
                     "duration_s": round(r.duration_s, 6),
                     "checks": _json_checks(self.checks.get(r.index, {})),
                     **self._notebook_cell(r.index),

@@ -16,12 +16,13 @@ import io
 import linecache
 import math
 import os
-import random
 import sys
 import time
 import traceback
 import warnings
 
+from runner.engine import ipython_shell, seeds
+from runner.engine.displays import Displays, install_display
 from runner.engine.figure_cap import FigureCap
 from runner.engine.protocol import FIGURE_TITLE_CHARS, write_frame
 from runner.engine.report_check import MAX_EXCEPTION_NAMES, MAX_MESSAGE_CHARS
@@ -30,13 +31,8 @@ _OUT_OF_MEMORY_HINTS = ("can't allocate memory", "DefaultCPUAllocator: not enoug
 
 
 def seed_everything() -> None:
-    """The seed contract authors rely on: the same three seeds before the first cell."""
-    import numpy
-    import torch
-
-    random.seed(0)
-    numpy.random.seed(0)
-    torch.manual_seed(0)
+    """The seed the page's run starts from (runner/engine/seeds.py has the whole contract)."""
+    seeds.seed_everything(seeds.FIXED_SEED)
 
 
 def warm_up() -> None:
@@ -96,12 +92,17 @@ def _import_roots() -> list[str]:
 
 def _user_traceback(exc: BaseException) -> str:
     """The traceback without the runner's own frames, library paths relative to sys.path."""
+    runner_files = {__file__, ipython_shell.__file__}
     tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+    while tb is not None and tb.tb_frame.f_code.co_filename in runner_files:
         tb = tb.tb_next
     report = traceback.TracebackException(type(exc), exc, tb)
     roots = _import_roots()
     for each in _chained(report):
+        # The runner's frames between the cell's (a %time running the code) are not the cell's.
+        each.stack = traceback.StackSummary.from_list(
+            [frame for frame in each.stack if frame.filename not in runner_files]
+        )
         for frame in each.stack:
             frame.filename = _short_path(frame.filename, roots)
     return "".join(report.format())
@@ -132,9 +133,13 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     )
 
 
-def execute(code: str, filename: str, namespace: dict) -> object:
-    """Run ``code``; when it ends in an expression, return that expression's value."""
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+def execute(code: str, filename: str, namespace: dict, *, source: str | None = None) -> object:
+    """Run ``code``; when it ends in an expression, return that expression's value.
+
+    ``source``: the text tracebacks quote (the cell as written, when ``code`` is IPython's
+    rewriting of it: the transformer keeps line numbers)."""
+    shown = source if source is not None else code
+    linecache.cache[filename] = (len(shown), None, shown.splitlines(True), filename)
     tree = ast.parse(code, filename, "exec")
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
@@ -211,11 +216,29 @@ def _cut(text: str, limit: int) -> str:
     return f"{text[:half]}\n... [{len(text) - 2 * half} characters cut] ...\n{text[-half:]}"
 
 
-def _truncated_repr(value: object, limit: int) -> str:
-    text = repr(value)
-    if len(text) > limit:
-        text = text[:limit] + f"... [repr truncated at {limit} characters]"
-    return text
+def run_cell_code(code: str, filename: str, namespace: dict) -> object:
+    """Run one cell as Jupyter does: IPython syntax, a trailing ``;`` hides the value."""
+
+    def compile_and_run(python: str, name: str, names: dict) -> object:
+        return execute(python, name, names, source=code if name == filename else None)
+
+    return ipython_shell.run_code(code, filename, namespace, compile_and_run=compile_and_run)
+
+
+class _CurrentDisplays:
+    """``display`` and ``get_ipython()`` for the cells: they reach the running cell's Displays."""
+
+    def __init__(self, namespace: dict, limits):
+        self.limits = limits
+        self.cell = Displays(limits)
+        self.shell = ipython_shell.NotebookShell(namespace, self.display, execute)
+
+    def display(self, *objects, **options) -> None:
+        self.cell.display(*objects, **options)
+
+    def next_cell(self) -> Displays:
+        self.cell = Displays(self.limits)
+        return self.cell
 
 
 def _report(result_fd: int, ack_fd: int, report: dict) -> None:
@@ -228,10 +251,14 @@ def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cud
     # Freed on MemoryError so the report itself can still be built and sent.
     reserve = bytearray(1024 * 1024)
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    current = _CurrentDisplays(namespace, limits)
+    namespace.update(display=current.display, get_ipython=lambda: current.shell)
+    install_display(current.display)
     figures_taken = 0
     _shorten_warning_paths()
     figure_cap = FigureCap(limits.figures_per_cell).install()
-    seed_everything()
+    random_watch = seeds.RandomWatch()
+    random_watch.seed(seeds.RUN_SEED)
     for cell in cells:
         index = cell["index"]
         report: dict = {"t": "cell", "index": index}
@@ -239,12 +266,15 @@ def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cud
             report["skipped"] = "needs a CUDA device; this worker has none"
             _report(result_fd, ack_fd, report)
             continue
+        if cell["options"].get("seed") == "fixed":
+            random_watch.seed(seeds.FIXED_SEED)
+        displays = current.next_cell()
         _reset_peak_memory()
         started = time.perf_counter()
         try:
-            value = execute(cell["code"], f"<cell {index}>", namespace)
+            value = run_cell_code(cell["code"], f"<cell {index}>", namespace)
             if value is not None:
-                report["repr"] = _truncated_repr(value, limits.repr_bytes)
+                report["repr"] = displays.show(value, trailing=True)
         except BaseException as exc:  # noqa: BLE001 - every exception is the cell's result
             if os.getpid() != harness_pid:
                 os._exit(1)
@@ -262,20 +292,32 @@ def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cud
             # A process the cell forked fell back into the runner: it must never report.
             os._exit(0)
         report["duration_s"] = time.perf_counter() - started
+        displays.flush_notes()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         if "memory_error" not in report:
+            room = min(limits.figures_per_cell, limits.figures_per_answer - figures_taken)
+            shown = displays.pngs[: max(0, room)]
             try:
-                pngs, titles, refused = capture_figures(limits, figures_taken)
+                pngs, titles, refused = capture_figures(limits, figures_taken + len(shown))
             except Exception as exc:  # noqa: BLE001 - a broken figure is reported, not fatal
                 pngs, titles, refused = [], [], f"figures could not be saved: {exc!r}"
+            if len(shown) < len(displays.pngs):
+                refused = refused or f"more than {limits.figures_per_cell} images in one cell"
+            pngs = (shown + pngs)[: limits.figures_per_cell]
+            titles = ([""] * len(shown) + titles)[: len(pngs)]
             figures_taken += len(pngs)
             report["figures"] = [base64.b64encode(png).decode() for png in pngs]
             report["figure_titles"] = titles
             refused = figure_cap.take_refusal() or refused
             if refused:
                 report["figure_limit"] = refused
+        if displays.items:
+            report["displays"] = displays.items
+        drawn = random_watch.unseeded_draws()
+        if drawn:
+            report["unseeded_random"] = drawn
         report["peak_memory_bytes"] = _peak_memory()
         _report(result_fd, ack_fd, report)
         if "memory_error" in report or "figure_limit" in report:

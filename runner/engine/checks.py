@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from .compare import diff
+from .compare import diff, mask_timings
 from .figures import FigureReadError, compare_figures, difference_png
 from .protocol import OK_STATUSES, CellResult, CellStatus
 
@@ -30,7 +30,8 @@ _ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]+>")
 
 
 def _without_addresses(text: str) -> str:
-    return _ADDRESS.sub("at 0x…>", text)
+    """The output as the two runs are compared: no addresses, no %time/%timeit measurements."""
+    return _ADDRESS.sub("at 0x…>", mask_timings(text))
 
 
 def _reproduction(
@@ -41,6 +42,12 @@ def _reproduction(
         problems.append(f"the {labels[0]} ended {first.status}, the {labels[1]} {second.status}")
     if _without_addresses(first.output) != _without_addresses(second.output):
         problems.append(f"the output differs between the {labels[0]} and the {labels[1]}")
+        drawn = sorted(set(first.unseeded_random) | set(second.unseeded_random))
+        if drawn:
+            problems.append(
+                "it depends on the global random state: seed it, or mark it nondeterministic=true"
+                f" ({', '.join(drawn)} drawn without a seed of its own; seed=fixed accepts the fixed seed)"
+            )
     if len(first.figures) != len(second.figures):
         problems.append(
             f"the {labels[0]} drew {len(first.figures)} figure(s), the {labels[1]} {len(second.figures)}"

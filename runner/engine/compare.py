@@ -6,6 +6,7 @@
 - Whitespace: any run of whitespace is one space; leading and trailing whitespace is ignored.
 - ``...`` in the expected text matches any text, like doctest's ELLIPSIS. The spaces around
   an ellipsis are optional, so ``a ...`` also matches ``a``.
+- IPython's timing lines (``Wall time: 2.1 ms``, a ``%timeit`` result) are never compared.
 - ``tol``: every number in the expected text matches a number in the same place of the actual
   text whose value is within that relative tolerance (``tensor(0.3333)`` matches
   ``tensor(0.33333334)`` with ``tol=1e-3``). Without ``tol`` numbers compare as text.
@@ -44,12 +45,36 @@ def terminal_text(text: str) -> str:
     return "\n".join(shown)
 
 
+# What IPython's %time and %timeit print: a measurement, different on every run, so it is
+# never compared (expected outputs and the double run see each such line as "<timing>").
+_TIMING_LINE = re.compile(
+    r"^[ \t]*(?:CPU times: (?:user .*, sys: .*, )?total: .*"
+    r"|Wall time: .*"
+    r"|Compiler : .*|Parser   : .*"
+    r"|\S+ \S*s (?:±|\+-) \S+ \S*s per loop \(mean (?:±|\+-) std\. dev\. of \d+ runs?, [\d,]+ loops? each\))"
+    r"[ \t]*$",
+    re.MULTILINE,
+)
+TIMING_MARK = "<timing>"
+# %timeit's warning about a slow first run comes and goes between runs: dropped altogether.
+_SLOWEST_RUN_LINE = re.compile(
+    r"^[ \t]*The slowest run took .* times longer than the fastest\..*(?:\n|\Z)", re.MULTILINE
+)
+
+
+def mask_timings(text: str) -> str:
+    """Each line %time or %timeit printed, replaced by ``<timing>``."""
+    if "time" not in text and "per loop" not in text:
+        return text
+    return _TIMING_LINE.sub(TIMING_MARK, _SLOWEST_RUN_LINE.sub("", text))
+
+
 def normalise(text: str) -> str:
     """Collapse every run of whitespace to one space and strip both ends.
 
     A NUL is read as U+FFFD, the character the page shows for it (the database cannot store a
     NUL, runner.services stores U+FFFD instead): an author copying the shown output matches."""
-    return _WHITESPACE.sub(" ", text.replace("\x00", "\ufffd")).strip()
+    return _WHITESPACE.sub(" ", mask_timings(text).replace("\x00", "\ufffd")).strip()
 
 
 def numbers_close(expected: float, actual: float, tol: float) -> bool:

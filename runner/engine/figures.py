@@ -95,6 +95,7 @@ def decode_png(png: bytes) -> np.ndarray:
 def _blur(grey: np.ndarray, sigma: float = BLUR_SIGMA_PX) -> np.ndarray:
     """Separable Gaussian blur as a sum of shifted copies (no SciPy needed)."""
     import numpy as np
+
     radius = int(3 * sigma)
     offsets = np.arange(-radius, radius + 1)
     kernel = np.exp(-(offsets**2) / (2 * sigma**2))

@@ -18,7 +18,19 @@ from importlib import metadata
 
 # The fields an execution key depends on (shared/DESIGN.md, "The flow of one answer"): a new
 # GPU model or driver is provenance, shown on the badge, but does not re-run every answer.
-KEY_FIELDS = ("python", "torch", "numpy", "matplotlib", "device")
+# The libraries a cell's output depends on (the data-science stack and IPython, whose display
+# rules make the text): a new version of any re-runs every answer once.
+KEY_FIELDS = (
+    "python",
+    "torch",
+    "numpy",
+    "matplotlib",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "ipython",
+    "device",
+)
 
 
 def _version(package: str) -> str | None:
@@ -98,6 +110,10 @@ def environment_fingerprint() -> dict:
         "torch": _version("torch"),
         "numpy": _version("numpy"),
         "matplotlib": _version("matplotlib"),
+        "pandas": _version("pandas"),
+        "scipy": _version("scipy"),
+        "scikit-learn": _version("scikit-learn"),
+        "ipython": _version("ipython"),
         "device": "cuda" if gpu else "cpu",
         "device_name": gpu or _cpu_name(),
         "cuda": cuda_version if gpu else None,

@@ -86,6 +86,11 @@ class CellResult:
     figure_titles: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     peak_memory_bytes: int | None = None
+    # Rich outputs in order ({"kind": "text/html", "content", "text": its text/plain,
+    # "trailing": the cell's value}); the page shows each in place of its text in `output`.
+    displays: list[dict] = field(default_factory=list)
+    # Global generators the cells so far drew from while they held the runner's seed.
+    unseeded_random: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         data = asdict(self)

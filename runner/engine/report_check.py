@@ -23,7 +23,10 @@ MAX_MESSAGE_CHARS = 1000  # skipped, memory_error, figure_limit: one line each
 MAX_EXCEPTION_NAMES = 400  # every class of the exception's MRO, twice (name and dotted name)
 MAX_NAME_CHARS = 500
 MAX_PEAK_MEMORY = 1 << 50
-DURATION_SLACK_S = 1.0  # the child's clock starts after ours; never this much later
+DURATION_SLACK_S = 1.0
+MAX_DISPLAYS = 50  # rich outputs (display() calls, a rich trailing value) of one cell
+DISPLAY_KINDS = ("text/html", "text/markdown", "image/svg+xml")
+RANDOM_GENERATORS = ("numpy", "random", "torch")  # the child's clock starts after ours; never this much later
 
 
 class ProtocolError(ValueError):
@@ -39,7 +42,8 @@ def max_frame_bytes(limits: Limits) -> int:
 
     JSON escapes a character in at most 6 bytes; figures are base64 (4 bytes per 3).
     """
-    text = limits.repr_bytes + 2 * limits.traceback_bytes + 4 * MAX_MESSAGE_CHARS
+    # Rich outputs: their content and text together within the answer's output budget, twice.
+    text = limits.repr_bytes + 2 * limits.output_bytes + 2 * limits.traceback_bytes + 4 * MAX_MESSAGE_CHARS
     names = MAX_EXCEPTION_NAMES * (MAX_NAME_CHARS + 3)
     figure = _base64_size(limits.figure_bytes) + 6 * FIGURE_TITLE_CHARS + 8
     return 6 * text + names + limits.figures_per_cell * figure + 64 * 1024
@@ -57,6 +61,8 @@ def checked_report(report: dict, *, limits: Limits, measured_s: float, figures_s
         "figure_titles": report.get("figure_titles"),
         "duration_s": _duration(report.get("duration_s", 0.0), measured_s),
         "peak_memory_bytes": _peak_memory(report.get("peak_memory_bytes")),
+        "displays": _displays(report.get("displays", []), limits),
+        "unseeded_random": _generators(report.get("unseeded_random", [])),
     }
     if clean["repr"] is not None and len(clean["repr"]) > limits.repr_bytes + 100:
         raise OverLimit(f"a repr of {len(clean['repr'])} characters (at most {limits.repr_bytes})")
@@ -65,10 +71,41 @@ def checked_report(report: dict, *, limits: Limits, measured_s: float, figures_s
 
 def text_bytes(clean: dict) -> int:
     """What a checked report adds to the answer's output budget (bytes of UTF-8)."""
-    parts = [clean["repr"] or ""]
+    parts = [clean["repr"] or ""] + [item["content"] for item in clean["displays"]]
     if clean["exception"]:
         parts += [clean["exception"]["traceback"], clean["exception"]["line"]]
     return sum(len(part.encode("utf-8", "replace")) for part in parts)
+
+
+def _displays(value, limits: Limits) -> list[dict]:
+    """Rich outputs (HTML, Markdown, SVG): presentation the page sanitises; checked for shape
+    and size here (each no longer than a repr, at most MAX_DISPLAYS per cell)."""
+    if not isinstance(value, list):
+        raise ProtocolError("displays are not a list")
+    if len(value) > MAX_DISPLAYS:
+        raise OverLimit(f"{len(value)} rich outputs in one cell (at most {MAX_DISPLAYS})")
+    clean, total = [], 0
+    for item in value:
+        if not isinstance(item, dict) or item.get("kind") not in DISPLAY_KINDS:
+            raise ProtocolError("a rich output is not one of " + ", ".join(DISPLAY_KINDS))
+        content, text = item.get("content"), item.get("text")
+        if not isinstance(content, str) or not isinstance(text, str):
+            raise ProtocolError("a rich output's content or text is not a string")
+        if len(content) > limits.repr_bytes + 100 or len(text) > limits.repr_bytes + 100:
+            raise OverLimit(f"a rich output longer than {limits.repr_bytes} characters")
+        total += len(content) + len(text)
+        if total > 2 * limits.output_bytes:
+            raise OverLimit(f"rich outputs beyond the output limit of {limits.output_bytes} bytes")
+        clean.append(
+            {"kind": item["kind"], "content": content, "text": text, "trailing": item.get("trailing") is True}
+        )
+    return clean
+
+
+def _generators(value) -> list[str]:
+    if not isinstance(value, list) or not all(name in RANDOM_GENERATORS for name in value):
+        raise ProtocolError("unseeded_random is not a list of generator names")
+    return sorted(set(value))
 
 
 def _base64_size(size: int) -> int:

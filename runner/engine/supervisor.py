@@ -151,6 +151,8 @@ class _Job:
             figure_titles=_figure_titles(report.get("figure_titles"), len(figures)),
             duration_s=report["duration_s"],
             peak_memory_bytes=report["peak_memory_bytes"],
+            displays=report["displays"],
+            unseeded_random=report["unseeded_random"],
         )
         self._publish(result)
 

@@ -6,8 +6,11 @@ MARKDOWN = "```python run\nx = 1\n```\n\n```output\n1\n```\n"
 
 def test_fingerprint_names_versions_and_device():
     fingerprint = environment_fingerprint()
-    assert set(fingerprint) == {"python", "torch", "numpy", "matplotlib", "device", "device_name", "cuda"}
+    stack = {"pandas", "scipy", "scikit-learn", "ipython"}
+    base = {"python", "torch", "numpy", "matplotlib", "device", "device_name", "cuda"}
+    assert set(fingerprint) == base | stack
     assert fingerprint["torch"] and fingerprint["numpy"] and fingerprint["matplotlib"]
+    assert all(fingerprint[name] for name in stack)
     assert fingerprint["device"] in {"cpu", "cuda"}
     if fingerprint["device"] == "cpu":
         assert fingerprint["cuda"] is None
@@ -44,3 +47,10 @@ def test_fingerprint_does_not_import_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     version, device, imported = done.stdout.split()
     assert version.startswith("2.13.0") and device == "cpu" and imported == "False"
+
+
+def test_a_new_version_of_the_data_science_stack_changes_the_key():
+    cells = parse_answer(MARKDOWN).cells
+    fingerprint = environment_fingerprint()
+    for name in ("pandas", "scipy", "scikit-learn", "ipython"):
+        assert execution_key(cells, fingerprint) != execution_key(cells, {**fingerprint, name: "0.0"})

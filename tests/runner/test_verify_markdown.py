@@ -123,6 +123,7 @@ def test_one_cell_of_each_status(tmp_path):
         "figures",
         "duration_s",
         "checks",  # issue 12: reproduction and figure comparisons
+        "displays",  # the kinds of the rich outputs, in order ("text/html", ...)
     }
     assert (cell["index"], cell["line"], cell["output"], cell["expected"]) == (0, 3, "42", "42")
     assert cell["figures"] == 0
