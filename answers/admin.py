@@ -14,8 +14,17 @@ from runner import services as runner_services
 from .admin_figures import figure_urls
 from .admin_notebook_review import notebook_review_urls
 from .approvals import approvals_sync_from_files
+from .datafiles import (
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_TOTAL_BYTES,
+    data_files_changed,
+    data_files_set,
+    file_size_problem,
+    files_problems,
+)
 from .limits import MAX_CELLS, MAX_NOTEBOOK_BYTES, answer_size_problem, notebook_bytes_problem
-from .models import Answer, Reproduction, Revision
+from .models import Answer, AnswerFile, Reproduction, Revision
 from .notebook_import import NotebookError, notebook_import
 from .services import answer_publish_override, answer_save, answer_verify
 
@@ -104,12 +113,13 @@ class AnswerInline(admin.StackedInline):
             return "Runs when you save."
         return format_html(
             '<div class="kb-run-progress" data-status-url="{}" data-cell-url="{}">'
-            '<p class="kb-run-progress__label">{}</p>'
+            '<p class="kb-run-progress__label">{}</p><p class="kb-run-progress__first">{}</p>'
             '<progress max="1" value="0"></progress><ol class="kb-run-progress__cells"></ol></div>',
             reverse("admin:kb_question_run_status", args=[obj.question_id]),
             # Each cell's line links to that cell (its #cell-N permalink) in the current revision's preview.
             reverse("admin:kb_question_preview_frame", args=[obj.question_id]),
             verification_label(obj),
+            first_failure_text(obj),
         )
 
 
@@ -128,6 +138,23 @@ def verification_label(answer: Answer | None) -> str:
     elif answer.published_revision_id and answer.has_unpublished_changes:
         label += " (readers see an earlier revision)"
     return label
+
+
+def first_failure_text(answer: Answer) -> str:
+    """ "First failure: cell 2 (line 14), Error: NameError…", shown before the cells (also
+    without JavaScript), so staff fix the cell that failed on its own account first."""
+    run = answer.run
+    if run is None or not run.is_finished:
+        return ""
+    results = runner_services.run_results(run=run)
+    first = runner_services.run_first_failure(results=results)
+    if first is None:
+        return ""
+    result = results[first]
+    last_line = (result["error"] or "").strip().splitlines()[-1:] or [""]
+    line = next((c.get("line") for c in run.cells if c["index"] == first), "?")
+    text = f"First failure: cell {first + 1} (line {line}), {result['status_label']}"
+    return f"{text}: {last_line[0][:200]}" if last_line[0] else text
 
 
 class VerificationFilter(admin.SimpleListFilter):
@@ -163,6 +190,24 @@ class VerificationFilter(admin.SimpleListFilter):
 TITLE_MAX = Question._meta.get_field("title").max_length
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented recipe); [] when none are chosen."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if not data:
+            return []
+        items = data if isinstance(data, (list, tuple)) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in items]
+
+
 class NotebookUploadForm(forms.Form):
     notebook = forms.FileField(
         help_text=f"A Jupyter notebook (.ipynb), at most {MAX_NOTEBOOK_BYTES // 2**20} MB and "
@@ -172,6 +217,26 @@ class NotebookUploadForm(forms.Form):
         max_length=200, required=False, help_text="Defaults to the notebook's first heading."
     )
     slug = forms.SlugField(max_length=200, required=False)
+    data_files = MultipleFileField(
+        required=False,
+        help_text=f"Files the notebook opens by name (names.txt, a CSV), at most {MAX_FILES} files, "
+        f"{MAX_FILE_BYTES // 2**20} MiB each, {MAX_TOTAL_BYTES // 2**20} MiB together: the cells read them "
+        "read-only from their working directory.",
+    )
+
+    def clean_data_files(self):
+        uploads = self.cleaned_data["data_files"]
+        if problems := [p for u in uploads if (p := file_size_problem(u.name, u.size))]:
+            raise forms.ValidationError(problems)  # before reading them into memory
+        files = {}
+        for upload in uploads:
+            if upload.name in files:
+                raise forms.ValidationError(f"Two files are named {upload.name!r}: rename one.")
+            files[upload.name] = upload.read()
+        if problems := files_problems(files):
+            raise forms.ValidationError(problems)
+        return files
+
     keep_outputs = forms.BooleanField(
         required=False,
         initial=True,
@@ -269,6 +334,7 @@ class AnswerAdminMixin:
         if run is None:
             return JsonResponse({"status": None, "label": verification_label(answer), "cells": []})
         results = runner_services.run_results(run=run)
+        first = runner_services.run_first_failure(results=results)
         cells = [
             {
                 "index": cell["index"],
@@ -279,6 +345,9 @@ class AnswerAdminMixin:
                 else "waiting",
                 "output": results[cell["index"]]["output"][:2000] if cell["index"] in results else "",
                 "error": results[cell["index"]]["error"][-2000:] if cell["index"] in results else "",
+                "after_failure": results[cell["index"]]["after_failure"]
+                if cell["index"] in results
+                else None,
             }
             for cell in run.cells
         ]
@@ -289,6 +358,8 @@ class AnswerAdminMixin:
                 "finished": run.is_finished,
                 "cells_done": run.cells_done,
                 "cell_count": run.cell_count,
+                # The cell to fix first: the first that failed on its own account.
+                "first_failure": next((c for c in cells if c["index"] == first), None),
                 "cells": cells,
             }
         )
@@ -306,6 +377,7 @@ class AnswerAdminMixin:
                     question = Question.objects.create(title=title, slug=slug, author=request.user)
                     # Issue 12: approved figures travel in the notebook's cell metadata.
                     approvals_sync_from_files(question=question, files=form.approved_figures, by=request.user)
+                    data_files_set(question=question, files=form.cleaned_data["data_files"], by=request.user)
                     answer_save(question=question, body=form.parsed[1], by=request.user)
             except IntegrityError:  # the same slug, created by someone else a moment ago
                 form.add_error("slug", "A question with this slug exists already: choose another one.")
@@ -329,8 +401,12 @@ class AnswerAdminMixin:
         return render(request, "admin/kb/question/import_notebook.html", context)
 
     def save_related(self, request, form, formsets, change):
+        # Data files first: a body saved in the same request then runs with the new files.
+        formsets = sorted(formsets, key=lambda f: f.model is not AnswerFile)
         super().save_related(request, form, formsets, change)
         question = form.instance
+        if getattr(request, "_data_files_changed", False):
+            data_files_changed(question=question)  # the body may be unchanged: run with the new files
         if question.allow_unverified and hasattr(question, "answer"):
             answer_publish_override(answer=question.answer)
 

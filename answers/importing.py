@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -13,6 +13,7 @@ from kb.models import Question
 from kb.services import question_publish, tags_ensure
 
 from .approvals import approvals_sync_from_files, figures_dir, read_approved_files
+from .datafiles import data_files_set, files_dir, read_files_dir
 from .limits import answer_size_problem
 from .models import Answer
 from .services import answer_save, answer_verify
@@ -38,6 +39,7 @@ class Article:
     tags: list[str]
     body: str
     warnings: tuple[str, ...] = ()
+    files: dict[str, bytes] = field(default_factory=dict)  # data files, from files/<slug>/
 
 
 def summary_fit(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
@@ -124,7 +126,9 @@ def read_articles(directory: Path) -> list[Article]:
             problems.append(f"{path.name}: duplicate slug {article.slug!r} (also in {seen[article.slug]})")
             continue
         seen[article.slug] = path.name
-        articles.append(article)
+        files, file_problems = read_files_dir(files_dir(path, article.slug))
+        problems += [f"{path.name}: data file {problem}" for problem in file_problems]
+        articles.append(replace(article, files=files))
     if problems:
         raise ArticleImportError(problems)
     return articles
@@ -153,7 +157,8 @@ def articles_import(*, directory: Path, by=None) -> ImportReport:
         # Issue 12: approved figures live beside the file, content/figures/<slug>/cell-1-fig-1.png
         figures = read_approved_files(figures_dir(article.path, article.slug))
         if question is not None and _question_matches(question, article):
-            if approvals_sync_from_files(question=question, files=figures, by=by):
+            new_files = data_files_set(question=question, files=article.files, by=by)
+            if approvals_sync_from_files(question=question, files=figures, by=by) or new_files:
                 answer_verify(answer=question.answer, twice=True)
                 report.updated.append(article.slug)
             else:
@@ -166,11 +171,13 @@ def articles_import(*, directory: Path, by=None) -> ImportReport:
         question.save()
         question.tags.set(tags_ensure(names=article.tags))
         # Before the save, so that the run it asks for already compares with them.
-        new_approvals = approvals_sync_from_files(question=question, files=figures, by=by)
+        rerun_needed = approvals_sync_from_files(question=question, files=figures, by=by)
+        rerun_needed |= data_files_set(question=question, files=article.files, by=by)
         same_body = Answer.objects.filter(question=question, body=article.body).exists()
         answer = answer_save(question=question, body=article.body, by=by)
-        if new_approvals and same_body:
-            answer_verify(answer=answer, twice=True)  # the body did not change, so answer_save ran nothing
+        if rerun_needed and same_body:
+            # The body did not change, so answer_save ran nothing: new approvals or data files do.
+            answer_verify(answer=answer, twice=True)
         question_publish(question=question)
         report.warnings += [
             f"{article.path.name}: line {e['line']}: {e['message']}" for e in answer.authoring_errors

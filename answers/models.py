@@ -144,3 +144,27 @@ class FigureApproval(models.Model):
 
     def __str__(self) -> str:
         return f"Approved figure {self.position + 1} of cell {self.cell_index + 1} ({self.question_id})"
+
+
+class AnswerFile(models.Model):
+    """A small data file the answer's cells read, read-only, from their working directory.
+
+    Keyed by question, as approvals are, so an import can attach files before the answer's
+    first save. Its content hash is part of the answer's execution key (answers/datafiles.py)."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="data_files")
+    name = models.CharField(max_length=100, help_text="The file name cells open, e.g. names.txt.")
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    uploaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["question", "name"]
+        constraints = [models.UniqueConstraint(fields=["question", "name"], name="one_data_file_per_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -17,6 +17,7 @@ from runner.engine.specs import cell_to_json
 
 from .approvals import with_approvals
 from .cells import ParsedAnswer, parse_answer
+from .datafiles import data_files_of
 from .limits import AnswerTooLarge, answer_size_problem
 from .models import Answer, Revision
 from .rendering import RenderedAnswer, render_answer
@@ -36,7 +37,9 @@ def _request_run(
     if reference is not None:
         stored = runner_services.run_reference(run=reference)
         cells = [{**c, "reference": stored[c["index"]]} if c["index"] in stored else c for c in cells]
-    return runner_services.run_request(cells=cells, force=force, twice=twice)
+    # The data files' content hashes join the execution key: a changed file runs the cells again.
+    files = data_files_of(question=question)
+    return runner_services.run_request(cells=cells, force=force, twice=twice, files=files)
 
 
 def _render(body: str, run) -> RenderedAnswer:

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from answers.admin import AnswerAdminMixin, AnswerInline, VerificationFilter, answer_save_from_formset
+from answers.admin_datafiles import AnswerFileInline
 from answers.admin_review import review_urls
 from answers.models import ReviewEvent
 from answers.reviews import user_can_publish
@@ -104,7 +105,7 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, ContentHealthAdminM
         "updated_at",
         "published_at",
     ]
-    inlines = [AnswerInline]
+    inlines = [AnswerInline, AnswerFileInline]
     actions = ["publish_selected", "verify_now", "mark_reviewed"]
     change_list_template = "admin/kb/question/change_list.html"
     change_form_template = "admin/kb/question/change_form.html"
@@ -224,6 +225,11 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, ContentHealthAdminM
     def save_formset(self, request, form, formset, change):
         if formset.model._meta.label == "answers.Answer":
             answer_save_from_formset(formset=formset, question=form.instance, by=request.user)
+        elif formset.model._meta.label == "answers.AnswerFile":
+            # Saved before the answer (AnswerAdminMixin.save_related), so the answer's run has them.
+            request._data_files_changed = formset.save_through_service(
+                question=form.instance, by=request.user
+            )
         else:
             super().save_formset(request, form, formset, change)
 

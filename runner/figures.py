@@ -109,10 +109,15 @@ def _checked(run: Run, first, second):
 def run_execute_checked(*, run: Run, server, second_server=None) -> Run:
     """Run the cells (twice when the run asks for it and a second server is given)."""
     from . import faults
-    from .services import run_finish, run_record_store
+    from .services import run_data_files, run_finish, run_record_store
 
     twice = run.twice and second_server is not None
-    pairs = TwiceRun(server, second_server, run.cells) if twice else _single(server.run_answer(run.cells))
+    files = run_data_files(run=run)
+    pairs = (
+        TwiceRun(server, second_server, run.cells, files=files)
+        if twice
+        else _single(server.run_answer(run.cells, files=files))
+    )
     with pairs:
         for first, second in pairs:
             faults.check_result(first)  # a fork server that died is no result (issue 21)

@@ -54,6 +54,9 @@ class Run(models.Model):
     fault = models.TextField(
         blank=True, default="", db_default="", help_text="The last infrastructure fault that ended an attempt"
     )
+    # The answer's data files, [{"name", "sha256", "size"}] in name order; their contents are
+    # DataFile rows. A database default too, for workers of the previous release.
+    files = models.JSONField(default=list, blank=True, db_default=[])
 
     class Meta:
         ordering = ["-requested_at"]
@@ -185,3 +188,15 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DataFile(models.Model):
+    """The content of a data file some run reads, stored once per content hash."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    stored_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"data file {self.sha256[:12]} ({self.size} bytes)"

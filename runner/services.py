@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import faults
+from .engine.cascade import after_failures, first_failure
 from .engine.fingerprint import environment_fingerprint, execution_key
 from .engine.specs import cells_from_json, queue_for
 from .figures import run_check_summary, store_once
@@ -22,6 +23,7 @@ from .models import (
     FINISHED,
     OK_CELL_STATUSES,
     CellStatus,
+    DataFile,
     Run,
     RunCell,
     RunFigure,
@@ -96,12 +98,26 @@ def _enqueue(run_id: int, queue: str, attempt: int) -> None:
     Run.objects.filter(pk=run_id).update(queued_at=timezone.now())
 
 
+def _data_files_store(files: dict[str, bytes]) -> list[dict]:
+    """Store each content once (by hash); the run keeps [{"name", "sha256", "size"}]."""
+    listed = []
+    for name, content in sorted(files.items()):
+        digest = hashlib.sha256(content).hexdigest()
+        DataFile.objects.get_or_create(sha256=digest, defaults={"content": content, "size": len(content)})
+        listed.append({"name": name, "sha256": digest, "size": len(content)})
+    return listed
+
+
 @transaction.atomic
-def run_request(*, cells: list[dict], force: bool = False, twice: bool = False) -> Run:
+def run_request(
+    *, cells: list[dict], force: bool = False, twice: bool = False, files: dict[str, bytes] | None = None
+) -> Run:
     """A run for these cells: a finished one with the same execution key, or a new queued one.
 
-    The job is sent after the surrounding transaction commits, so a worker never looks for a
-    run that is not yet visible.
+    ``files`` ({name: content}) are the answer's data files: their names and content hashes
+    are part of the execution key, so changing a file runs the cells again. The job is sent
+    after the surrounding transaction commits, so a worker never looks for a run that is not
+    yet visible.
     """
     queue = queue_for(cells)
     key = execution_key(cells_from_json(cells), pool_fingerprint(queue=queue))
@@ -109,6 +125,10 @@ def run_request(*, cells: list[dict], force: bool = False, twice: bool = False) 
     if any(approvals):
         # Issue 12: what the figures are compared with is part of what the run checks.
         key = hashlib.sha256(json.dumps([key, approvals], sort_keys=True).encode()).hexdigest()
+    listed = _data_files_store(files) if files else []
+    if listed:
+        hashes = [[f["name"], f["sha256"]] for f in listed]
+        key = hashlib.sha256(json.dumps([key, {"files": hashes}]).encode()).hexdigest()
     if not force:
         # Finished or still in flight: either way nothing new executes for the same key.
         existing = Run.objects.filter(key=key).order_by("-requested_at").first()
@@ -121,6 +141,7 @@ def run_request(*, cells: list[dict], force: bool = False, twice: bool = False) 
         queue=queue,
         forced=force,
         twice=twice,
+        files=listed,
         status=RunStatus.WAITING_GPU if waiting_gpu else RunStatus.QUEUED,
     )
     transaction.on_commit(lambda: _enqueue(run.pk, queue, 0))
@@ -429,7 +450,7 @@ def run_execute(*, run: Run, server, second_server=None) -> Run:
             from .figures import run_execute_checked  # issue 12: second run, approved figures
 
             return run_execute_checked(run=run, server=server, second_server=second_server)
-        with server.run_answer(run.cells) as answer_run:
+        with server.run_answer(run.cells, files=run_data_files(run=run)) as answer_run:
             for result in answer_run:
                 faults.check_result(result)
                 run_record_store(run=run, result=result)
@@ -482,13 +503,24 @@ def _after_fault(run: Run, fault: str) -> Run:
         return run
 
 
+def run_data_files(*, run: Run) -> dict[str, bytes]:
+    """{name: content} of the run's data files, for the sandbox."""
+    if not run.files:
+        return {}
+    contents = dict(
+        DataFile.objects.filter(sha256__in=[f["sha256"] for f in run.files]).values_list("sha256", "content")
+    )
+    return {f["name"]: bytes(contents[f["sha256"]]) for f in run.files}
+
+
 def run_get(*, run_id: int) -> Run | None:
     return Run.objects.filter(pk=run_id).first()
 
 
 def run_results(*, run: Run) -> dict[int, dict]:
     """Each stored cell result as plain data for rendering, keyed by cell index."""
-    cells = run.results.prefetch_related("figures")
+    cells = list(run.results.prefetch_related("figures"))
+    after = after_failures((cell.index, cell.status) for cell in cells)
     return {
         cell.index: {
             "status": cell.status,
@@ -501,10 +533,17 @@ def run_results(*, run: Run) -> dict[int, dict]:
             "duration_s": cell.duration_s,
             "figures": [{"url": figure.image.url, "title": figure.title} for figure in cell.figures.all()],
             "checks": cell.checks or {},
+            # The first earlier cell that stopped part-way, when this one failed after it.
+            "after_failure": after.get(cell.index),
             "displays": cell.displays or [],
         }
         for cell in cells
     }
+
+
+def run_first_failure(*, results: dict[int, dict]) -> int | None:
+    """The index of the first cell that failed on its own account, from run_results()."""
+    return first_failure((index, result["status"]) for index, result in results.items())
 
 
 def run_provenance(*, run: Run) -> dict:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from answers.cells import AuthoringError, parse_answer
+from runner.engine.cascade import after_failures
 from runner.engine.checks import check_cell
 from runner.engine.protocol import OK_STATUSES, CellResult, RunInfo
 from runner.engine.twice import TwiceRun
@@ -30,6 +31,7 @@ class FileReport:
     notebook_cells: list[int] | None = None
 
     def to_json(self) -> dict:
+        after = after_failures((r.index, r.status) for r in self.cells)
         return {
             "path": self.path,
             "status": self.status,
@@ -47,6 +49,7 @@ class FileReport:
                     "displays": [d["kind"] for d in r.displays],
                     "duration_s": round(r.duration_s, 6),
                     "checks": _json_checks(self.checks.get(r.index, {})),
+                    "after_failure": after.get(r.index),
                     **self._notebook_cell(r.index),
                 }
                 for r in self.cells
@@ -112,6 +115,24 @@ def approved_beside(path: Path, text: str) -> dict[int, dict[int, bytes]]:
     return found
 
 
+def files_beside(path: Path, text: str) -> tuple[dict[str, bytes], list[AuthoringError]]:
+    """The article's data files, as import_articles reads them: files/<slug>/ beside the file."""
+    from runner.engine.datafiles import name_problem
+
+    directory = path.parent / "files" / _front_matter_slug(text, path)
+    files, errors = {}, []
+    if directory.is_dir():
+        for entry in sorted(directory.iterdir()):
+            problem = name_problem(entry.name)
+            if entry.is_symlink() or not entry.is_file():
+                problem = "only plain files may be data files (no folders or links)"
+            if problem:
+                errors.append(AuthoringError(0, f"data file {directory.name}/{entry.name}: {problem}"))
+            else:
+                files[entry.name] = entry.read_bytes()
+    return files, errors
+
+
 def verify_markdown_file(
     path: str | Path,
     *,
@@ -130,6 +151,9 @@ def verify_markdown_file(
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return FileReport(name, FAILED, errors=[AuthoringError(0, f"cannot read file: {exc}")])
+    files, file_errors = files_beside(Path(path), text)
+    if file_errors:
+        return FileReport(name, FAILED, errors=file_errors)
     return verify_markdown_text(
         name,
         text,
@@ -137,6 +161,7 @@ def verify_markdown_file(
         server=server,
         on_result=on_result,
         second_server=second_server,
+        files=files,
     )
 
 
@@ -183,17 +208,19 @@ def verify_markdown_text(
     server,
     on_result: Callable[[CellResult], None] | None = None,
     second_server=None,
+    files: dict[str, bytes] | None = None,
 ) -> FileReport:
-    """Run the Markdown ``text``'s cells on ``server``; ``approved`` are the approved figures."""
+    """Run the Markdown ``text``'s cells on ``server``; ``approved`` are the approved figures,
+    ``files`` the answer's data files."""
     parsed = parse_answer(text)
     if parsed.errors:
         # Cells with authoring errors are not run: a wrong option could change what runs.
         return FileReport(name, FAILED, errors=parsed.errors)
     options = {cell.index: cell.options.as_dict() for cell in parsed.cells}
     if second_server is not None:
-        pairs = TwiceRun(server, second_server, parsed.cells)
+        pairs = TwiceRun(server, second_server, parsed.cells, files=files)
     else:
-        pairs = ((result, None) for result in server.run_answer(parsed.cells))
+        pairs = ((result, None) for result in server.run_answer(parsed.cells, files=files))
     results, checks = [], {}
     for first, second in pairs:
         checked = check_cell(

@@ -15,7 +15,7 @@ import signal
 import sys
 import tempfile
 
-from runner.engine import cellexec, rootfs, sandbox, seccomp_filter
+from runner.engine import cellexec, datafiles, rootfs, sandbox, seccomp_filter
 from runner.engine.protocol import Limits, read_frame, write_frame
 
 
@@ -63,6 +63,7 @@ def cell_runner(job: dict, *, fds: dict, facts: dict, fallback_dir: str) -> None
     os.environ.update(sandbox.build_env(home=workdir, tmpdir=tmpdir, threads=threads, extra=job["env"]))
     tempfile.tempdir = None
     os.chdir(workdir)
+    facts.update(datafiles.install(job.get("files") or [], workdir))
     sandbox.ignore_file_size_signal()
     facts["rlimits"] = sandbox.apply_rlimits(
         limits=limits, data_baseline=sandbox.data_size(), cpu_s=job["cpu_s"]

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from runner.engine.datafiles import files_to_job
 from runner.engine.protocol import CellResult, CellStatus, Limits, RunInfo, read_frame, write_frame
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -76,10 +77,13 @@ def kill_sandbox_user(uid: int) -> None:
 class AnswerRun:
     """Iterate for each cell's CellResult as it finishes; then ``info`` holds the RunInfo."""
 
-    def __init__(self, server: ForkServer, cells: list[dict], limits: Limits):
+    def __init__(
+        self, server: ForkServer, cells: list[dict], limits: Limits, files: list[dict] | None = None
+    ):
         self.server = server
         self.cells = cells
         self.limits = limits
+        self.files = files or []
         self.results: list[CellResult] = []
         self.info: RunInfo | None = None
         self._iterator = self._iterate()
@@ -115,7 +119,7 @@ class AnswerRun:
         deadline = time.monotonic() + answer_timeout(self.cells, self.limits) + grace
         finished = False
         try:
-            server._send({"t": "run", "job": server._job(self.cells, self.limits)})
+            server._send({"t": "run", "job": {**server._job(self.cells, self.limits), "files": self.files}})
             while True:
                 frame = server._receive(deadline)
                 if frame["t"] == "cell":
@@ -216,13 +220,19 @@ class ForkServer:
         return read_rss(self.pid) if self.pid else None
 
     def run_answer(
-        self, cells: Iterable, *, limits: Limits | None = None, answer_timeout_s: float | None = None
+        self,
+        cells: Iterable,
+        *,
+        limits: Limits | None = None,
+        answer_timeout_s: float | None = None,
+        files: dict[str, bytes] | None = None,
     ) -> AnswerRun:
-        """Start running ``cells`` (answers.cells.Cell objects) in one fresh sandboxed child."""
+        """Start running ``cells`` (answers.cells.Cell objects) in one fresh sandboxed child;
+        ``files`` ({name: content}) are the answer's data files, read-only in its working directory."""
         limits = limits or self.limits
         if answer_timeout_s is not None:
             limits = replace(limits, answer_timeout_s=answer_timeout_s)
-        return AnswerRun(self, [_cell_to_job(c) for c in cells], limits)
+        return AnswerRun(self, [_cell_to_job(c) for c in cells], limits, files_to_job(files))
 
     def close(self) -> None:
         process, self.process = self.process, None

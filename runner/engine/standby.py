@@ -66,7 +66,9 @@ class Standby:
     def hand(self, job: dict) -> bool:
         """Give the child its cells; False if it is gone (the caller then grades a crash)."""
         try:
-            write_frame(self.job_w, {"cells": job["cells"], "cpu_s": job["cpu_s"]})
+            write_frame(
+                self.job_w, {"cells": job["cells"], "cpu_s": job["cpu_s"], "files": job.get("files", [])}
+            )
             return True
         except OSError:
             return False

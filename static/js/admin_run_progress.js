@@ -11,6 +11,13 @@
         : run.label + " — cell " + run.cells_done + " of " + run.cell_count;
       bar.max = Math.max(run.cell_count || 1, 1);
       bar.value = run.cells_done || 0;
+      var first = box.querySelector(".kb-run-progress__first");
+      if (first) {
+        var failed = run.first_failure;
+        var why = failed ? (failed.error || "").trim().split("\n").pop().slice(0, 200) : "";
+        first.textContent = failed ? "First failure: cell " + (failed.index + 1) + " (line " + failed.line +
+          "), " + failed.status_label + (why ? ": " + why : "") : "";
+      }
       list.replaceChildren();
       (run.cells || []).forEach(function (cell) {
         var item = document.createElement("li");
@@ -20,6 +27,9 @@
         link.href = box.getAttribute("data-cell-url") + "#cell-" + number;
         link.textContent = "Cell " + number;
         item.append(link, " (line " + cell.line + "): " + cell.status_label);
+        if (cell.after_failure !== null && cell.after_failure !== undefined) {
+          item.append(" — after cell " + (cell.after_failure + 1) + " failed: fix that one first");
+        }
         var text = cell.error || cell.output;
         if (text) {
           var pre = document.createElement("pre");

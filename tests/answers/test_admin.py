@@ -20,6 +20,8 @@ def _question_form(**overrides):
         "summary": "Gradients.",
         "status": "draft",
         "answer-TOTAL_FORMS": "1",
+        "data_files-TOTAL_FORMS": "0",
+        "data_files-INITIAL_FORMS": "0",
         "answer-INITIAL_FORMS": "0",
         "answer-MIN_NUM_FORMS": "0",
         "answer-MAX_NUM_FORMS": "1",

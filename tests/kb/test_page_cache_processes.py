@@ -92,6 +92,8 @@ def admin_edit(staff: Client, question: Question, **changes) -> None:
         "status": question.status,
         "author": "",
         "answer-TOTAL_FORMS": "1",
+        "data_files-TOTAL_FORMS": "0",
+        "data_files-INITIAL_FORMS": "0",
         "answer-INITIAL_FORMS": "1",
         "answer-MIN_NUM_FORMS": "0",
         "answer-MAX_NUM_FORMS": "1",

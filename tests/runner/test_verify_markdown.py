@@ -88,9 +88,13 @@ def test_one_cell_of_each_status(tmp_path):
         "spam.md": LIMITS.split("\n\n", 1)[1],
         "bad.md": "Intro\n\n```python run colour=red\nx = 1\n```\n",
         "clean.md": "Prose.\n\n```python run\n2 * 21\n```\n\n```output\n42\n```\n",
+        # Its data file lies in files/<slug>/ beside it, where import_articles looks too.
+        "names.md": "```python run\nprint(open('names.txt').read())\n```\n\n```output\nemma\n```\n",
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
+    (tmp_path / "files" / "names").mkdir(parents=True)
+    (tmp_path / "files" / "names" / "names.txt").write_text("emma\n")
     done = verify(*(tmp_path / name for name in files), junit_xml=tmp_path / "report.xml")
     assert done.returncode == 1, done.stderr
     document = json.loads(done.stdout)
@@ -101,6 +105,9 @@ def test_one_cell_of_each_status(tmp_path):
     assert statuses["crash.md"] == ["crashed"]
     assert statuses["spam.md"] == ["output_limit"]
     assert statuses["clean.md"] == ["passed"]
+    assert statuses["names.md"] == ["passed"]
+    # The timeout came after the ZeroDivisionError of cell 3: marked as such; a skipped cell is not.
+    assert [c["after_failure"] for c in by_name["each.md"]["cells"]] == [None, None, None, None, 3, None]
     assert statuses["cuda.md"] in (["skipped"], ["ran"])  # ran only where a GPU exists
     assert {name: f["status"] for name, f in by_name.items()} == {
         "each.md": "failed",
@@ -109,6 +116,7 @@ def test_one_cell_of_each_status(tmp_path):
         "crash.md": "failed",
         "bad.md": "failed",
         "clean.md": "verified",
+        "names.md": "verified",
         "cuda.md": "failed" if statuses["cuda.md"] == ["skipped"] else "verified",
     }
     cell = by_name["each.md"]["cells"][0]
@@ -122,8 +130,9 @@ def test_one_cell_of_each_status(tmp_path):
         "error",
         "figures",
         "duration_s",
-        "checks",  # issue 12: reproduction and figure comparisons
+        "checks",  # reproduction and figure comparisons
         "displays",  # the kinds of the rich outputs, in order ("text/html", ...)
+        "after_failure",  # the index of the earlier cell this failure came after, or None
     }
     assert (cell["index"], cell["line"], cell["output"], cell["expected"]) == (0, 3, "42", "42")
     assert cell["figures"] == 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from runner.engine.cascade import after_failures
 from runner.engine.forkserver import ForkServer
 from runner.engine.twice import SECOND_HASH_SEED
 from runner.junit import junit_xml
@@ -54,6 +55,7 @@ class Command(BaseCommand):
             if second is not None:
                 stack.enter_context(second)
             for path in files:
+                self._statuses = []
                 if not as_json:
                     self.stdout.write(printable(path))
                 on_result = None if as_json else self._print_cell
@@ -71,11 +73,14 @@ class Command(BaseCommand):
 
     def _print_cell(self, result):
         style = self.style.SUCCESS if result.status in ("passed", "ran") else self.style.ERROR
+        self._statuses.append((result.index, result.status))
+        after = after_failures(self._statuses).get(result.index)
         self.stdout.write(
             f"  cell {result.index} (line {result.line}): "
             + style(str(result.status))
             + f" in {result.duration_s:.3f} s"
             + (f", {len(result.figures)} figure(s)" if result.figures else "")
+            + (f" (after cell {after} failed: fix that one first)" if after is not None else "")
         )
         if result.status == "mismatch":
             from runner.engine.compare import diff
