@@ -63,8 +63,9 @@ def highlight(fragment: str) -> SafeString:
 
 
 # One round trip: the planner hint, then the candidates ranked. Candidates are the best title,
-# summary or code matches (the key vector's own GIN index; at most MAX_RANKED) and the newest
-# MAX_RANKED published matches. A word that most articles contain ("batch") would otherwise
+# summary or code matches (the key vector's own GIN index; at most MAX_RANKED; only the best
+# title matches, from the titles' own index, when MANY_ESTIMATED or more are expected) and the
+# newest MAX_RANKED published matches. A word that most articles contain ("batch") would otherwise
 # have the big vector's GIN index gather tens of thousands of rows only to count them and sort
 # them by date. So the planner's estimate of the matches (kb_search_matches_estimate, from the
 # column's statistics, well under a millisecond) chooses: below MANY_ESTIMATED the index finds
@@ -79,17 +80,25 @@ def highlight(fragment: str) -> SafeString:
 _RANKED_MATCHES = """
 SET LOCAL enable_seqscan = off;
 WITH q AS (SELECT %(query)s::tsquery AS q, %(groups)s::tsquery[] AS groups),
-estimate AS MATERIALIZED (SELECT kb_search_matches_estimate(q.q) AS n FROM q),
+estimate AS MATERIALIZED (
+    SELECT kb_search_matches_estimate(q.q, 'search_vector') AS n,
+        kb_search_matches_estimate(q.q, 'key_vector') AS key_n FROM q
+),
 matched AS MATERIALIZED (
     SELECT id, published_at FROM kb_question, q WHERE search_vector @@ q.q AND status = %(published)s
         AND (SELECT n FROM estimate) < %(many)s
     LIMIT %(counted)s
 ), counted AS (
     SELECT CASE WHEN (SELECT n FROM estimate) < %(many)s THEN count(*) ELSE %(counted)s END AS n FROM matched
-), title_hits AS (
+), key_hits AS (
     SELECT id FROM kb_question, q WHERE key_vector @@ q.q AND status = %(published)s
-        AND (NOT %(excluding)s OR search_vector @@ q.q)
+        AND (NOT %(excluding)s OR search_vector @@ q.q) AND (SELECT key_n FROM estimate) < %(many)s
     ORDER BY ts_rank(key_vector, q.q) DESC, published_at DESC NULLS LAST, id DESC LIMIT %(limit)s
+), title_hits AS (
+    SELECT id FROM kb_question, q WHERE ts_filter(key_vector, '{a}') @@ q.q AND status = %(published)s
+        AND (NOT %(excluding)s OR search_vector @@ q.q) AND (SELECT key_n FROM estimate) >= %(many)s
+    ORDER BY ts_rank(ts_filter(key_vector, '{a}'), q.q) DESC, published_at DESC NULLS LAST, id DESC
+    LIMIT %(limit)s
 ), newest_of_few AS (
     SELECT id FROM matched WHERE (SELECT n FROM counted) < %(counted)s
     ORDER BY published_at DESC NULLS LAST, id DESC LIMIT %(limit)s
@@ -102,7 +111,10 @@ matched AS MATERIALIZED (
     ORDER BY published_at DESC, id DESC LIMIT %(limit)s
 ), candidates AS MATERIALIZED (
     SELECT kb_question.id, kb_question.published_at, kb_question.search_vector || ''::tsvector AS v
-    FROM (SELECT id FROM title_hits UNION SELECT id FROM newest_of_few UNION SELECT id FROM newest_of_many) c
+    FROM (
+        SELECT id FROM key_hits UNION SELECT id FROM title_hits
+        UNION SELECT id FROM newest_of_few UNION SELECT id FROM newest_of_many
+    ) c
     JOIN kb_question ON kb_question.id = c.id
 )
 SELECT candidates.id, (SELECT n FROM counted)

@@ -1,6 +1,7 @@
 """Search indexes: one on the titles' lexemes, no pending lists on the vectors' indexes, and
-kb_search_matches_estimate(tsquery): the planner's estimate of the published matches (from
-the column's statistics, without reading them), with which search decides how to find them.
+kb_search_matches_estimate(tsquery, vector column): the planner's estimate of the published
+matches (from the column's statistics, without reading them), with which search decides how
+to find them.
 
 Suggestions match titles only (weight A of the key vector). Without an index of their own,
 the key vector's index finds every question whose title, summary or code has the word ("batch"
@@ -21,19 +22,19 @@ FORWARD = [
     "USING gin (ts_filter(key_vector, '{a}')) WITH (fastupdate = off) WHERE status = 'published'",
     *(f"ALTER INDEX {name} SET (fastupdate = off)" for name in VECTOR_INDEXES),
     *(f"SELECT gin_clean_pending_list('{name}'::regclass)" for name in VECTOR_INDEXES),
-    """CREATE OR REPLACE FUNCTION kb_search_matches_estimate(query tsquery) RETURNS bigint
+    """CREATE OR REPLACE FUNCTION kb_search_matches_estimate(query tsquery, vector text) RETURNS bigint
     LANGUAGE plpgsql VOLATILE AS $$
     DECLARE plan json;
     BEGIN
         EXECUTE format(
-            'EXPLAIN (FORMAT JSON) SELECT 1 FROM kb_question '
-            'WHERE status = %%L AND search_vector @@ %%L::tsquery', 'published', query::text
+            'EXPLAIN (FORMAT JSON) SELECT 1 FROM kb_question WHERE status = %%L AND %%I @@ %%L::tsquery',
+            'published', vector, query::text
         ) INTO plan;
         RETURN (plan->0->'Plan'->>'Plan Rows')::bigint;
     END $$""",
 ]
 BACKWARD = [
-    "DROP FUNCTION IF EXISTS kb_search_matches_estimate(tsquery)",
+    "DROP FUNCTION IF EXISTS kb_search_matches_estimate(tsquery, text)",
     *(f"ALTER INDEX {name} RESET (fastupdate)" for name in VECTOR_INDEXES),
     "DROP INDEX IF EXISTS kb_question_title_lexemes_gin",
 ]
