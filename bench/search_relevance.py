@@ -26,13 +26,20 @@ from bench import article_throughput as shared  # noqa: E402  (database and env 
 DB_NAME = os.environ.get("BENCH_DB_NAME", "kb_search_bench")
 
 
-def setup_database() -> Path:
-    """A fresh migrated DB_NAME and Django set up in this process with production settings."""
+def setup_database(*, reuse: bool = False) -> Path:
+    """A fresh migrated DB_NAME and Django set up in this process with production settings.
+
+    `reuse`: keep the DB_NAME a `--keep` run left (its questions stay), only migrated forward."""
     shared.DB_NAME = DB_NAME
     tmp = Path(tempfile.mkdtemp(prefix="kb-search-bench-"))
     env = shared.bench_env(tmp)
     env["DATABASE_URL"] = f"{shared.PG_SERVER}/{DB_NAME}"
-    shared.fresh_database(env)
+    if reuse:
+        shared.redis_flush_bench_db()
+        shared.manage(env, "migrate", "--noinput", "-v", "0")
+        shared.manage(env, "collectstatic", "--noinput", "-v", "0")
+    else:
+        shared.fresh_database(env)
     os.environ.update(env)
     import django
 

@@ -10,6 +10,8 @@ each query's last word (as typed so far) through the suggestions' selector: medi
 
     .venv/bin/python bench/search_speed.py                      # 100,000 questions
     .venv/bin/python bench/search_speed.py --questions 20000    # quicker
+    .venv/bin/python bench/search_speed.py --keep               # keep the database ...
+    .venv/bin/python bench/search_speed.py --reuse --keep       # ... and time it again, unbuilt
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import article_throughput as shared  # noqa: E402
-from bench.search_relevance import setup_database, teardown  # noqa: E402
+from bench.search_relevance import DB_NAME, setup_database, teardown  # noqa: E402
 
 REPEAT = 5
 
@@ -48,9 +50,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--questions", type=int, default=100_000)
     parser.add_argument("--words", type=int, default=150, help="prose words per generated answer")
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the database for --reuse")
+    parser.add_argument("--reuse", action="store_true", help="search what a --keep run left (no build)")
     args = parser.parse_args()
-    tmp = setup_database()
+    tmp = setup_database(reuse=args.reuse)
     try:
         from django.db import connection
         from django.test import Client
@@ -60,17 +63,27 @@ def main() -> None:
         from kb import selectors
         from kb.search_index import search_rebuild
 
-        started = time.monotonic()
-        build(distractors=args.questions - 5, words=args.words)
-        imported = time.monotonic() - started
-        counts = search_rebuild()
-        indexed = time.monotonic() - started - imported
-        shared.log(
-            f"{counts['questions']:,} questions ({counts['with_code']:,} with code, "
-            f"{args.words} prose words each), "
-            f"{counts['words']:,} words in the vocabulary: imported (bulk_create) in {imported:.0f} s, "
-            f"indexed (search_rebuild) in {indexed:.0f} s"
-        )
+        if args.reuse:
+            from kb.models import Question, SearchLexeme
+
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE kb_question")
+            shared.log(
+                f"{Question.objects.count():,} questions, {SearchLexeme.objects.count():,} words in the "
+                f"vocabulary: reused from {DB_NAME} (built by an earlier --keep run)"
+            )
+        else:
+            started = time.monotonic()
+            build(distractors=args.questions - 5, words=args.words)
+            imported = time.monotonic() - started
+            counts = search_rebuild()
+            indexed = time.monotonic() - started - imported
+            shared.log(
+                f"{counts['questions']:,} questions ({counts['with_code']:,} with code, "
+                f"{args.words} prose words each), "
+                f"{counts['words']:,} words in the vocabulary: imported (bulk_create) in {imported:.0f} s, "
+                f"indexed (search_rebuild) in {indexed:.0f} s"
+            )
         connection.close()
         client = Client(SERVER_NAME=shared.HOST)
         robots = statistics.median(_timed(lambda: client.get("/robots.txt"), 21))

@@ -21,19 +21,23 @@ from django.db.models import Q, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Question, Synonym
+from .models import Question
 from .search_query import plan as search_plan
+from .search_synonyms import synonym_rows
 
 MAX_QUERY_CHARS = 200
 PAGE_SIZE = 20
 MAX_RANKED = 200  # matches ranked per query; more than ten pages of results nobody reads
+MAX_COUNTED = 1000  # "more than 1,000 results": counting further reads every matching row
+MANY_ESTIMATED = 5000  # estimated matches from which they are neither counted nor all read
+WALKED = 3000  # newest questions read to find the newest matches when most questions match
 _START, _STOP = "\x02", "\x03"
 
 
 @dataclass
 class SearchResults:
     page: Page  # the questions shown, each with `.highlighted`
-    total: int  # every published question that matches
+    total: int  # every published question that matches, counted up to MAX_COUNTED
     ranked: int  # how many of them were ranked and can be paged through (the newest ones)
     corrected_query: str | None = None  # what was searched instead, when a typo was corrected
     fallback: bool = False  # no article had every word: these have the most of them
@@ -42,10 +46,10 @@ class SearchResults:
     def capped(self) -> bool:
         return self.ranked < self.total
 
-
-def synonym_rows() -> list[list[str]]:
-    """The synonym table, read once per search (a few dozen short rows)."""
-    return [row.term_list() for row in Synonym.objects.all()]
+    @property
+    def more_than_counted(self) -> bool:
+        """The count stopped at MAX_COUNTED: there are at least that many."""
+        return self.total >= MAX_COUNTED
 
 
 def clean_query(raw: str) -> str:
@@ -59,39 +63,82 @@ def highlight(fragment: str) -> SafeString:
 
 
 # One round trip: the planner hint, then the candidates ranked. Candidates are the best title,
-# summary or code matches (the key vector's own GIN index; at most MAX_RANKED) and the
-# newest MAX_RANKED published matches anywhere (found and counted by the big vector's GIN index
-# alone). They are ordered by how many of the query's groups they match (all of them, unless
-# this is the fallback), then ts_rank's default weights: title A above summary B above prose C
-# above code D. The hint and the query form one implicit transaction, so SET LOCAL ends with it.
+# summary or code matches (the key vector's own GIN index; at most MAX_RANKED; only the best
+# title matches, from the titles' own index, when MANY_ESTIMATED or more are expected) and the
+# newest MAX_RANKED published matches. A word that most articles contain ("batch") would otherwise
+# have the big vector's GIN index gather tens of thousands of rows only to count them and sort
+# them by date. So the planner's estimate of the matches (kb_search_matches_estimate, from the
+# column's statistics, well under a millisecond) chooses: below MANY_ESTIMATED the index finds
+# them, counted up to MAX_COUNTED, and (fewer than that) sorted by date; from either, the reader
+# is told "more than MAX_COUNTED" and the newest WALKED published questions are read newest first
+# (the (status, -published_at) index) until MAX_RANKED of them match: a few hundred rows
+# when so many match. Each candidate's vector is read once (||: detoasted into the CTE) and
+# ranked by how many of the query's groups it matches (only the fallback can differ:
+# otherwise every candidate has all of them), then ts_rank's default weights: title A above
+# summary B above prose C above code D. The hint and the query form one implicit
+# transaction, so SET LOCAL ends with it.
 _RANKED_MATCHES = """
 SET LOCAL enable_seqscan = off;
 WITH q AS (SELECT %(query)s::tsquery AS q, %(groups)s::tsquery[] AS groups),
-title_hits AS (
+estimate AS MATERIALIZED (
+    SELECT kb_search_matches_estimate(q.q, 'search_vector') AS n,
+        kb_search_matches_estimate(q.q, 'key_vector') AS key_n FROM q
+),
+matched AS MATERIALIZED (
+    SELECT id, published_at FROM kb_question, q WHERE search_vector @@ q.q AND status = %(published)s
+        AND (SELECT n FROM estimate) < %(many)s
+    LIMIT %(counted)s
+), counted AS (
+    SELECT CASE WHEN (SELECT n FROM estimate) < %(many)s THEN count(*) ELSE %(counted)s END AS n FROM matched
+), key_hits AS (
     SELECT id FROM kb_question, q WHERE key_vector @@ q.q AND status = %(published)s
-        AND (NOT %(excluding)s OR search_vector @@ q.q)
-    ORDER BY ts_rank(key_vector, q.q) DESC LIMIT %(limit)s
-), matches AS MATERIALIZED (
-    SELECT id, status, published_at FROM kb_question, q WHERE search_vector @@ q.q
-), newest AS (
-    SELECT id FROM matches WHERE status = %(published)s
+        AND (NOT %(excluding)s OR search_vector @@ q.q) AND (SELECT key_n FROM estimate) < %(many)s
+    ORDER BY ts_rank(key_vector, q.q) DESC, published_at DESC NULLS LAST, id DESC LIMIT %(limit)s
+), title_hits AS (
+    SELECT id FROM kb_question, q WHERE ts_filter(key_vector, '{a}') @@ q.q AND status = %(published)s
+        AND (NOT %(excluding)s OR search_vector @@ q.q) AND (SELECT key_n FROM estimate) >= %(many)s
+    ORDER BY ts_rank(ts_filter(key_vector, '{a}'), q.q) DESC, published_at DESC NULLS LAST, id DESC
+    LIMIT %(limit)s
+), newest_of_few AS (
+    SELECT id FROM matched WHERE (SELECT n FROM counted) < %(counted)s
     ORDER BY published_at DESC NULLS LAST, id DESC LIMIT %(limit)s
-), candidates AS (SELECT id FROM title_hits UNION SELECT id FROM newest)
-SELECT kb_question.id, (SELECT count(*) FROM matches WHERE status = %(published)s)
-FROM candidates JOIN kb_question ON kb_question.id = candidates.id, q
-ORDER BY (SELECT count(*) FROM unnest(q.groups) g WHERE kb_question.search_vector @@ g) DESC,
-    ts_rank(kb_question.search_vector, q.q) DESC, kb_question.published_at DESC, kb_question.id DESC
+), newest_of_many AS (
+    SELECT id FROM (
+        SELECT id, search_vector, published_at FROM kb_question
+        WHERE status = %(published)s AND (SELECT n FROM counted) >= %(counted)s
+        ORDER BY status, published_at DESC, id DESC LIMIT %(walked)s
+    ) recent, q WHERE ts_match_vq(recent.search_vector, q.q)
+    ORDER BY published_at DESC, id DESC LIMIT %(limit)s
+), candidates AS MATERIALIZED (
+    SELECT kb_question.id, kb_question.published_at, kb_question.search_vector || ''::tsvector AS v
+    FROM (
+        SELECT id FROM key_hits UNION SELECT id FROM title_hits
+        UNION SELECT id FROM newest_of_few UNION SELECT id FROM newest_of_many
+    ) c
+    JOIN kb_question ON kb_question.id = c.id
+)
+SELECT candidates.id, (SELECT n FROM counted)
+FROM candidates, q
+ORDER BY CASE WHEN %(fallback)s THEN (SELECT count(*) FROM unnest(q.groups) g WHERE v @@ g) END DESC,
+    ts_rank(v, q.q) DESC, published_at DESC NULLS LAST, id DESC
 """
 
 
-def _postgres_ranked(tsquery: str, groups: list[str], *, excluding: bool) -> tuple[list[int], int]:
-    """`excluding`: the query has a -word, which the title vector alone cannot check."""
+def _postgres_ranked(
+    tsquery: str, groups: list[str], *, excluding: bool, fallback: bool = False
+) -> tuple[list[int], int]:
+    """(ranked ids, matches counted up to MAX_COUNTED). `excluding`: the query has a -word,
+    which the title vector alone cannot check; `fallback`: any group may match, not all."""
     params = {
         "query": tsquery,
         "groups": groups,
         "published": Question.Status.PUBLISHED,
         "limit": MAX_RANKED,
+        "counted": MAX_COUNTED,
+        "many": MANY_ESTIMATED,
+        "walked": WALKED,
         "excluding": excluding,
+        "fallback": fallback,
     }
     with connection.cursor() as cursor:
         # Django's psycopg 3 cursors bind parameters client-side, so both statements travel in
@@ -201,7 +248,7 @@ def search_questions(
         ids, total = _postgres_ranked(tsquery, plan.groups, excluding=bool(plan.excluded))
         if not ids and len(plan.groups) > 1:
             tsquery = plan.tsquery(any_group=True)
-            ids, total = _postgres_ranked(tsquery, plan.groups, excluding=bool(plan.excluded))
+            ids, total = _postgres_ranked(tsquery, plan.groups, excluding=bool(plan.excluded), fallback=True)
             fallback = bool(ids)
         if plan.parsed.corrections:
             corrected_query = plan.parsed.shown()

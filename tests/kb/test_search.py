@@ -157,3 +157,26 @@ def test_only_the_newest_matches_are_ranked_and_the_page_says_so(client, make_qu
     html = client.get("/search/?q=pooling").content.decode()
     assert "5 results" in html and "the newest 3 are shown" in html
     assert html.count('class="question-card"') == 3 and "Pooling 4" not in html
+
+
+@pytest.mark.parametrize("many_estimated", [0, 5000], ids=["estimated-many", "counted"])
+def test_matches_are_counted_up_to_a_cap_and_the_newest_still_ranked(
+    client, make_question, monkeypatch, many_estimated
+):
+    """Past the cap the count stops (or is not even started when the planner expects many
+    matches), and the newest matches are still the ones ranked."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    monkeypatch.setattr("kb.search.MAX_RANKED", 3)
+    monkeypatch.setattr("kb.search.MAX_COUNTED", 4)
+    monkeypatch.setattr("kb.search.MANY_ESTIMATED", many_estimated)
+    now = timezone.now()
+    for n in (3, 4, 0, 2, 1):  # stored in another order than published
+        make_question(title=f"Note {n}", body=POOLING, published_at=now - timedelta(days=n))
+    html = client.get("/search/?q=pooling").content.decode()
+    assert "More than 4 results" in html and "the newest 3 are shown" in html
+    assert [f"Note {n}" in html for n in range(5)] == [True, True, True, False, False]
+    few = client.get("/search/?q=pooling+-note").content.decode()
+    assert "0 results" in few

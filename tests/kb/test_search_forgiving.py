@@ -67,8 +67,14 @@ def test_synonyms_apply_both_ways_and_staff_edits_apply_at_once(client, make_que
     assert _titles(client, "dl") == ["Deep learning in one page"]
     assert _titles(client, "batch normalization") == ["Why BN speeds up training"]
     assert _titles(client, "kernel soup") == []
-    Synonym.objects.create(terms="kernel soup, max pooling")
+    soup = Synonym.objects.create(terms="kernel soup, max pooling")
     assert set(_titles(client, "kernel soup")) == {"Deep learning in one page", "Why BN speeds up training"}
+    # Each process keeps the table; an edit or a deletion is searched with at once all the same.
+    soup.terms = "kernel soup, receptive field"
+    soup.save()
+    assert _titles(client, "kernel soup") == ["Convolutional neural networks"]
+    soup.delete()
+    assert _titles(client, "kernel soup") == []
 
 
 def test_the_last_word_is_a_prefix(client, make_question):
