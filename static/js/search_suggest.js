@@ -5,6 +5,12 @@
   var form = document.querySelector("form[data-suggest-url]");
   var input = form && form.querySelector('input[name="q"]');
   if (!input || !window.fetch) return;
+  // Set up on the first focus, not at load: the page's first paint and its main thread owe
+  // nothing to a box the reader may never use.
+  if (document.activeElement === input) setUp();
+  else input.addEventListener("focus", setUp, { once: true });
+
+  function setUp() {
   var url = form.getAttribute("data-suggest-url");
   var listbox = document.createElement("ul");
   var status = document.createElement("p");
@@ -117,4 +123,5 @@
   });
 
   input.addEventListener("blur", function () { setTimeout(close, 100); });
+  }
 })();
