@@ -20,6 +20,11 @@ CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 # 38 KB (answers/rendering.py writes no span for tokens in the text colour) and one
 # stylesheet is the only request before the first paint (config/inline_script.py): ~1.0 s.
 LANTERN_PAINTS = ("first-contentful-paint", "largest-contentful-paint")
+# Accessibility, best practices and SEO are checked at 100: they do not depend on the machine.
+# Performance is timed here, under simulated throttling, on a 2-core machine: a point or two
+# moves with whatever else runs (the mobile total blocking time of the same page read 0.89 to
+# 1.0 within minutes), so below 95 fails and the score is printed either way.
+PERFORMANCE_FLOOR = 95
 
 
 def _audit(url: str, preset: str, report) -> dict:
@@ -50,7 +55,9 @@ def _shortfalls(result: dict) -> list[str]:
     shortfalls = []
     for category in CATEGORIES:
         score = round(result["categories"][category]["score"] * 100)
-        if score < 100:
+        if category == "performance":
+            print(f"Lighthouse performance {score}")
+        if score < (PERFORMANCE_FLOOR if category == "performance" else 100):
             print(f"Lighthouse {category} {score}")
             failing = [
                 f"{audit['id']} ({audit['score']})"

@@ -150,12 +150,12 @@ def test_question_index_sorts_and_filters_by_tag(page, seeded_all):
     page.get_by_label("Sort by").select_option("title")
     page.get_by_role("button", name="Show").click()
     titles = page.locator(".question-card__title").all_inner_texts()
-    assert titles == sorted(titles, key=str.casefold) and len(titles) == 5
+    assert titles == sorted(titles, key=str.casefold) and len(titles) == len(seeded_slugs())
     page.get_by_label("Tag", exact=True).select_option("pooling")
     page.get_by_role("button", name="Show").click()
     expect(page).to_have_url(re.compile(r"sort=title&tag=pooling"))
     cards = page.locator(".question-card")
-    assert 0 < cards.count() < 5
+    assert 0 < cards.count() < len(seeded_slugs())
     for index in range(cards.count()):
         expect(cards.nth(index).locator(".tag-list")).to_contain_text("pooling")
 
