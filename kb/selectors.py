@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Lower
 from django.shortcuts import get_object_or_404
 
 from .models import Question, Tag
@@ -84,7 +85,9 @@ def search(*, query: str, page_number=1, correct: bool = True) -> SearchResults 
     )
 
 
-QUESTION_SORTS = {"newest": ("-published_at", "-pk"), "title": ("title", "pk")}
+# By title as a reader reads a list: case does not count ("How does PCA work?" after "How does a
+# receptive field grow?"), whatever the database's collation.
+QUESTION_SORTS = {"newest": ("-published_at", "-pk"), "title": (Lower("title"), "pk")}
 
 
 def question_index(*, sort: str = "newest", tag: Tag | None = None) -> QuerySet:
