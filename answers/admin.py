@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from kb.models import Question
 from runner import services as runner_services
 
+from .admin_editor import answer_editor_config, editor_urls
 from .admin_figures import figure_urls
 from .admin_notebook_review import notebook_review_urls
 from .approvals import approvals_sync_from_files
@@ -323,7 +324,12 @@ class AnswerAdminMixin:
             ),
             *figure_urls(self),  # issue 12: approve figures, review mismatches
             *notebook_review_urls(self),  # an imported notebook's cells against their stored outputs
+            *editor_urls(self),  # the answer editor's problems and live preview
         ]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "answer_editor": answer_editor_config()}
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def run_status_view(self, request, pk: int):
         # Cell outputs of a draft: only for staff who may view questions (issue 8 item 5).

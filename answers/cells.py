@@ -184,6 +184,9 @@ _OPTION_PARSERS = {
     "caption": _parse_text,
 }
 
+# The option names the parser accepts (the editor completes these as the author types).
+CELL_OPTION_NAMES = tuple(sorted(_OPTION_PARSERS))
+
 # key=value words; a value may be double-quoted and then hold spaces (alt="A loss curve").
 _OPTION_WORD = re.compile(r'[^\s=]+=(?:"[^"]*"?|\S*)|\S+')
 
