@@ -381,6 +381,7 @@ TRYIT_MAX_IN_FLIGHT = int(env("TRYIT_MAX_IN_FLIGHT", "16"))
 TRYIT_LOST_GRACE_S = float(env("TRYIT_LOST_GRACE_S", "30"))
 TRYIT_ALLOW_GPU = env_bool("TRYIT_ALLOW_GPU", False)
 TRYIT_QUEUE = env("TRYIT_QUEUE", "try")
+TRYIT_MAX_CODE_BYTES = int(env("TRYIT_MAX_CODE_BYTES", str(64 * 1024)))  # the edited cell's code
 TRYIT_LIMITS = {
     "reader": {
         # The edited cell's wall time (the published cells before it keep their own timeouts).

@@ -24,7 +24,8 @@
     run by its deadline: its worker died), "refused" (the cell asks for what try runs do not
     have, e.g. a GPU). ``detail`` is a sentence for the reader for every status but "ran".
     ``prefix``: "ran" (the published cells ran before it), "failed", or "warm" (their state
-    came from a checkpoint; not yet: see docs/operations.md, "Try it").
+    came from a checkpoint; not yet: see docs/operations.md, "Try it"). While queued or
+    running, ``progress`` is ``{"done", "total"}``: the cells finished so far, of all.
 
 Results live in Redis for TRYIT_RESULT_TTL_S and nowhere else: a try run never touches the
 database, the published page or its verification.
@@ -108,6 +109,7 @@ def run_deadline_s(cells: list[dict], limits: dict) -> float:
 
 
 def start_try_run(*, prefix, cell, files=(), profile: str = "reader", client: str = "") -> str:
+    """Raises ValueError, with a sentence for the reader, for input no run should take."""
     limits = limits_for(profile)
     cell_timeout_s = limits.pop("cell_timeout_s")
     cells = _prefix_job(prefix)
@@ -126,7 +128,19 @@ def start_try_run(*, prefix, cell, files=(), profile: str = "reader", client: st
             ),
         )
         return token
-    job = {"cells": cells, "files": _files_job(files), "limits": limits, "profile": profile, "client": client}
+    if len(cells[-1]["code"].encode()) > settings.TRYIT_MAX_CODE_BYTES:
+        raise ValueError(
+            f"The cell is too long to run: at most {settings.TRYIT_MAX_CODE_BYTES // 1024} KiB of code."
+        )
+    if "\x00" in cells[-1]["code"]:
+        raise ValueError("The cell holds a NUL character, which Python code cannot contain.")
+    job = {
+        "cells": cells,
+        "files": _files_job(files),
+        "limits": limits,
+        "profile": profile,
+        "client": client[:200],
+    }
     store().open(token, deadline=deadline, job=json.dumps(job))
     try:
         from runner.publishing import send_try_run
@@ -154,10 +168,14 @@ def read_try_run(token: str) -> dict | None:
     if record["state"] != "done" and time.time() > record["deadline"]:
         store().release(token)
         return _done(status="lost", detail=LOST_DETAIL, prefix="failed")
-    return record["result"] if record["state"] == "done" else _pending(record["state"])
+    if record["state"] == "done":
+        return record["result"]
+    return _pending(record["state"], record["progress"])
 
 
-def _pending(state: str) -> dict:
+def _pending(state: str, progress: dict | None) -> dict:
     result = _done(status="", detail="", prefix="")
     result["state"] = state
+    # Published cells finished so far, while they run before the edited one.
+    result["progress"] = progress or {"done": 0, "total": 0}
     return result

@@ -104,14 +104,15 @@ class TryStore:
             self._call(pipe.execute)
 
     def read(self, token: str) -> dict | None:
-        fields = self._call(self.client.hmget, _run_key(token), "state", "deadline", "result")
-        state, deadline, result = fields
+        fields = self._call(self.client.hmget, _run_key(token), "state", "deadline", "result", "progress")
+        state, deadline, result, progress = fields
         if state is None:
             return None
         return {
             "state": state.decode(),
             "deadline": float(deadline or 0),
             "result": json.loads(result) if result else None,
+            "progress": json.loads(progress) if progress else None,
         }
 
     def release(self, token: str) -> None:

@@ -47,8 +47,13 @@ def execute(*, token: str, server) -> dict | None:
     limits = replace(server.limits if isinstance(server.limits, Limits) else Limits(), **job["limits"])
     files = {name: base64.b64decode(data) for name, data in job["files"].items()}
     try:
+        total = len(job["cells"])
+        store().set_progress(token, progress={"done": 0, "total": total})
         with server.run_answer(job["cells"], limits=limits, files=files) as answer_run:
-            results, info = answer_run.wait()
+            for done, _ in enumerate(answer_run, start=1):
+                if done < total:  # live progress: the published cells before the edited one
+                    store().set_progress(token, progress={"done": done, "total": total})
+            results, info = answer_run.results, answer_run.info
     except Exception as exc:  # the run must end for the reader whatever broke
         logger.exception("try-it run failed in the worker")
         results, info = [], None

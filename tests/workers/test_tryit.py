@@ -137,3 +137,49 @@ def test_the_global_cap_holds_under_concurrent_starts(settings, broker):
         store().discard(token)
     store().client.delete(IN_FLIGHT_KEY)
     broker.delete("try-nobody")
+
+
+def test_progress_counts_the_published_cells_while_they_run(try_worker):
+    prefix = [published("import time\ntime.sleep(0.8)", 0), published("y = 2", 1)]
+    token = tryit.start_try_run(prefix=prefix, cell=cell("y"))
+    seen = wait_for(lambda: (r := tryit.read_try_run(token))["state"] == "running" and r["progress"], 30)
+    assert seen["total"] == 3 and seen["done"] in (0, 1, 2)
+    result = finished(token)
+    assert (result["status"], result["stdout"]) == ("ran", "2")
+
+
+def test_staff_runs_get_the_longer_time_limit(try_worker):
+    code = "import time\ntime.sleep(11)\nprint('slept')"
+    limits = settings.TRYIT_LIMITS
+    assert limits["reader"]["cell_timeout_s"] < 11 < limits["staff"]["cell_timeout_s"]
+    result = finished(tryit.start_try_run(prefix=[], cell=cell(code), profile="staff"), timeout=60)
+    assert (result["status"], result["stdout"]) == ("ran", "slept\n")
+
+
+def test_bad_input_is_refused_with_a_sentence_and_takes_no_slot(settings):
+    before = store().in_flight()
+    with pytest.raises(ValueError, match="at most 64 KiB"):
+        tryit.start_try_run(prefix=[], cell=cell("x = 1\n" * 20_000))
+    with pytest.raises(ValueError, match="NUL"):
+        tryit.start_try_run(prefix=[], cell=cell("1\x00"))
+    with pytest.raises(ValueError, match="profile"):
+        tryit.start_try_run(prefix=[], cell=cell("1"), profile="root")
+    assert store().in_flight() == before
+
+
+def test_an_unreachable_store_is_unavailable_at_once(settings):
+    settings.TRYIT_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    started = time.monotonic()
+    with pytest.raises(tryit.TryUnavailable, match="unavailable"):
+        tryit.start_try_run(prefix=[], cell=cell("1"))
+    with pytest.raises(tryit.TryUnavailable):
+        tryit.read_try_run("some-token")
+    assert time.monotonic() - started < 10
+
+
+def test_a_broker_that_is_down_is_unavailable_and_gives_the_slot_back(own_broker):
+    own_broker.stop()
+    before = store().in_flight()
+    with pytest.raises(tryit.TryUnavailable, match="queue"):
+        tryit.start_try_run(prefix=[], cell=cell("1"))
+    assert store().in_flight() == before
