@@ -157,89 +157,119 @@ def apply_synonyms(parsed: ParsedQuery, synonym_rows: list[list[str]]) -> None:
     parsed.groups = groups
 
 
-_KNOWN = "SELECT word FROM kb_searchlexeme WHERE word = ANY(%s::text[])"
-# The most used words a prefix begins (a btree text_pattern_ops index finds them): the stem of
-# "poolin" is not a prefix of the stem of "pooling", so the words themselves are searched.
-_COMPLETIONS = """
-SELECT word FROM kb_searchlexeme WHERE word LIKE %(pattern)s ORDER BY questions DESC, word LIMIT %(limit)s
-"""
 MAX_COMPLETIONS = 8
 MIN_PREFIX = 3
 
-
-def complete_prefix(parsed: ParsedQuery) -> None:
-    """The last word as typed so far: the vocabulary words it begins."""
-    last = parsed.groups[-1].words[-1] if parsed.groups else None
-    if last is None or not last.prefix or len(last.text) < MIN_PREFIX or not _PLAIN.fullmatch(last.text):
-        return
-    with connection.cursor() as cursor:
-        # letters and digits only (checked above): nothing to escape in the pattern
-        cursor.execute(_COMPLETIONS, {"pattern": f"{last.text}%", "limit": MAX_COMPLETIONS})
-        last.completions = [w for (w,) in cursor.fetchall()]
-
-
-# Candidates for the words the vocabulary lacks: those sharing trigrams with a word of 8+
-# letters (the GIN gin_trgm_ops index), and every word one edit away (looked up by key; a
-# short word shares too few trigrams with its typo: "feild" and "field" share two of ten).
-# The edit budget is checked in Python on these few.
-_CANDIDATES = """
+# The vocabulary in one round trip: the most used words the last word begins (what it was typed
+# so far: a btree varchar_pattern_ops index; the stem of "poolin" is not a prefix of the stem of
+# "pooling", so the words themselves are searched), and candidates for the words it lacks.
+# A word is lacking when none of its spellings is known and, typed last, it begins no word.
+# Its candidates: words sharing trigrams with it when it has 8+ letters (the GIN gin_trgm_ops
+# index), and every string one deletion, swap, replacement or insertion away, made here and
+# looked up by key (a short word shares too few trigrams with its typo: "feild" and "field"
+# share two of ten). The edit budget is checked in Python on these few.
+_VOCABULARY = """
 SET LOCAL pg_trgm.similarity_threshold = 0.3;
-SELECT t.w, c.word, c.questions FROM unnest(%s::text[]) AS t(w)
-CROSS JOIN LATERAL (
-    SELECT word, questions FROM kb_searchlexeme WHERE word %% t.w
-    ORDER BY similarity(word, t.w) DESC, questions DESC LIMIT 20
-) c
+WITH typed AS (
+    SELECT * FROM unnest(%(words)s::text[], %(may_complete)s::bool[], %(long)s::bool[])
+        AS t(w, may_complete, long)
+), completions AS MATERIALIZED (
+    SELECT word, questions FROM kb_searchlexeme WHERE word LIKE %(pattern)s
+    ORDER BY questions DESC, word LIMIT %(limit)s
+), known AS MATERIALIZED (
+    SELECT DISTINCT v.w FROM unnest(%(variant_of)s::text[], %(variants)s::text[]) v(w, variant)
+    JOIN kb_searchlexeme l ON l.word = v.variant
+), lacking AS MATERIALIZED (
+    SELECT w, long FROM typed WHERE w NOT IN (SELECT w FROM known)
+        AND NOT (may_complete AND EXISTS (SELECT FROM completions))
+), letters AS (SELECT string_to_table('abcdefghijklmnopqrstuvwxyz0123456789', NULL) AS c)
+SELECT NULL, word, questions FROM completions
 UNION ALL
-SELECT e.w, l.word, l.questions FROM unnest(%s::text[], %s::text[]) AS e(w, candidate)
+SELECT u.w, s.word, s.questions FROM lacking u CROSS JOIN LATERAL (
+    SELECT word, questions FROM kb_searchlexeme WHERE u.long AND word %% u.w
+    ORDER BY similarity(word, u.w) DESC, questions DESC LIMIT 20
+) s
+UNION ALL
+SELECT u.w, l.word, l.questions FROM lacking u CROSS JOIN LATERAL (
+    SELECT left(u.w, i) || substr(u.w, i + 2) FROM generate_series(0, length(u.w) - 1) i
+    UNION SELECT left(u.w, i) || substr(u.w, i + 2, 1) || substr(u.w, i + 1, 1) || substr(u.w, i + 3)
+        FROM generate_series(0, length(u.w) - 2) i
+    UNION SELECT left(u.w, i) || c || substr(u.w, i + 2) FROM generate_series(0, length(u.w) - 1) i, letters
+    UNION SELECT left(u.w, i) || c || substr(u.w, i + 1) FROM generate_series(0, length(u.w)) i, letters
+) e(candidate)
 JOIN kb_searchlexeme l ON l.word = e.candidate
 """
-_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def one_edit_away(word: str) -> set[str]:
-    """Every string one deletion, swap, replacement or insertion from `word`."""
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    deletes = {a + b[1:] for a, b in splits if b}
-    swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
-    inserts = {a + c + b for a, b in splits for c in _LETTERS}
-    return (deletes | swaps | replaces | inserts) - {word}
+def _prefix_word(parsed: ParsedQuery) -> Word | None:
+    """The last word when it is typed so far and long enough to complete from the vocabulary."""
+    last = parsed.groups[-1].words[-1] if parsed.groups else None
+    if last is None or not last.prefix or len(last.text) < MIN_PREFIX or not _PLAIN.fullmatch(last.text):
+        return None
+    return last
 
 
-def correct_typos(parsed: ParsedQuery) -> None:
-    """Replace each word the knowledge base never uses by its nearest word within budget."""
+def _checkable(parsed: ParsedQuery) -> list[Word]:
+    """The words a typo may be corrected in: not quoted, no synonym's, plain, 4+ letters."""
     words = [w for g in parsed.groups if not g.phrase and not g.synonyms for w in g.words]
-    checkable = [w for w in words if edit_budget(w.text) and _PLAIN.fullmatch(w.text)]
-    if not checkable:
-        return
-    tried = {}
-    for word in checkable:
-        tried.setdefault(word.text, word.prefix and bool(word.completions))
-    variants = {w: spelling_variants(w) for w in tried}
+    return [w for w in words if edit_budget(w.text) and _PLAIN.fullmatch(w.text)]
+
+
+def lookup_vocabulary(parsed: ParsedQuery, *, correct: bool) -> dict[str, list[tuple[str, int]]]:
+    """The last word's completions (set on it), and with `correct` the candidates (word,
+    questions) of each word the vocabulary lacks, by the word as typed."""
+    last = _prefix_word(parsed)
+    checkable = _checkable(parsed) if correct else []
+    if last is None and not checkable:
+        return {}
+    may_complete = {}
+    for word in checkable:  # a word typed twice is completed only if its first use is the last word
+        may_complete.setdefault(word.text, word is last)
+    words = list(may_complete)
+    variants = [(w, v) for w in words for v in sorted(spelling_variants(w))]
+    params = {
+        "words": words,
+        "may_complete": [may_complete[w] for w in words],
+        "long": [edit_budget(w) > 1 for w in words],
+        "pattern": f"{last.text}%" if last else None,  # letters and digits only: nothing to escape
+        "limit": MAX_COMPLETIONS,
+        "variant_of": [w for w, _ in variants],
+        "variants": [v for _, v in variants],
+    }
     with connection.cursor() as cursor:
-        cursor.execute(_KNOWN, [sorted(set().union(*variants.values()))])
-        known = {w for (w,) in cursor.fetchall()}
-    unknown = [w for w, completed in tried.items() if not completed and not (variants[w] & known)]
-    if not unknown:
-        return
-    edited = [(w, e) for w in unknown for e in sorted(one_edit_away(w))]
-    long_words = [w for w in unknown if edit_budget(w) > 1]
-    with connection.cursor() as cursor:
-        cursor.execute(_CANDIDATES, [long_words, [w for w, _ in edited], [e for _, e in edited]])
+        cursor.execute(_VOCABULARY, params)
         cursor.cursor.nextset()
         rows = cursor.fetchall()
+    candidates: dict[str, list[tuple[str, int]]] = {}
+    completions = []
+    for typed, word, questions in rows:
+        if typed is None:
+            completions.append((-questions, word))
+        else:
+            candidates.setdefault(typed, []).append((word, questions))
+    if last is not None:
+        last.completions = [w for _, w in sorted(completions)]
+    return candidates
+
+
+def correct_typos(parsed: ParsedQuery, candidates: dict[str, list[tuple[str, int]]]) -> None:
+    """Replace each word the knowledge base never uses by its nearest candidate within budget."""
+    checkable = _checkable(parsed)
     prefix_of = {w.text: w.prefix for w in checkable}
     best: dict[str, tuple[int, int, str]] = {}
-    for typed, candidate, questions in rows:
+    for typed, found in candidates.items():
+        if typed not in prefix_of:
+            continue
         budget = edit_budget(typed)
-        distance = edit_distance(typed, candidate, budget)
-        if prefix_of[typed] and distance > budget and len(candidate) > len(typed):
-            # a prefix with a typo ("convolutio" is fine, "convlutio" is one typo from a prefix)
-            distance = edit_distance(typed, candidate[: len(typed)], budget)
-        if distance <= budget:
-            key = (distance, -questions, candidate)
-            if typed not in best or key < best[typed]:
-                best[typed] = key
+        for candidate, questions in found:
+            distance = edit_distance(typed, candidate, budget)
+            if prefix_of[typed] and distance > budget and len(candidate) > len(typed):
+                # a prefix with a typo ("convolutio" is fine, "convlutio" is one typo from a prefix)
+                distance = edit_distance(typed, candidate[: len(typed)], budget)
+            if distance <= budget:
+                key = (distance, -questions, candidate)
+                if typed not in best or key < best[typed]:
+                    best[typed] = key
     for word in checkable:
         if word.text in best:
             word.corrected = best[word.text][2]
@@ -323,10 +353,10 @@ def plan(query: str, *, synonym_rows: list[list[str]], correct: bool = True) -> 
     """The query's groups as tsquery texts (one round trip), or None when nothing is left."""
     parsed = parse(query)
     apply_synonyms(parsed, synonym_rows)
-    complete_prefix(parsed)
+    candidates = lookup_vocabulary(parsed, correct=correct)
     _completion_synonyms(parsed, synonym_rows)
     if correct:
-        correct_typos(parsed)
+        correct_typos(parsed, candidates)
     params: list = []
     columns = []
     for group in parsed.groups:
