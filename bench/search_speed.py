@@ -46,6 +46,10 @@ def _timed(fn, repeat: int) -> list[float]:
     return times
 
 
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--questions", type=int, default=100_000)
@@ -57,6 +61,7 @@ def main() -> None:
     try:
         from django.db import connection
         from django.test import Client
+        from django.test.utils import CaptureQueriesContext
 
         from bench.search_corpus import build
         from bench.search_queries import QUERIES
@@ -87,9 +92,13 @@ def main() -> None:
         connection.close()
         client = Client(SERVER_NAME=shared.HOST)
         robots = statistics.median(_timed(lambda: client.get("/robots.txt"), 21))
-        search_ms, typo_ms, suggest_ms, slowest = [], [], [], []
+        search_ms, typo_ms, suggest_ms, slowest, statements = [], [], [], [], []
+        shared.log(f"load average before: {_loadavg()}")
         for query, _ in QUERIES:
             times = _timed(lambda q=query: selectors.search(query=q), REPEAT)
+            with CaptureQueriesContext(connection) as captured:
+                selectors.search(query=query)
+            statements.append(len(captured))
             search_ms += times
             if selectors.search(query=query).corrected_query:
                 typo_ms += times
@@ -115,6 +124,11 @@ def main() -> None:
             f"/search/?q=recepetive+field whole page: p50 {page:.1f} ms; /robots.txt {robots:.2f} ms "
             f"(ratio {page / robots:.0f}x)"
         )
+        shared.log(
+            f"statements per search: median {statistics.median(statements):.0f}, "
+            f"min {min(statements)}, max {max(statements)}"
+        )
+        shared.log(f"load average after: {_loadavg()}")
         shared.log(
             "slowest queries (median ms): " + ", ".join(f"{q!r} {t:.1f}" for t, q in sorted(slowest)[-5:])
         )

@@ -159,6 +159,7 @@ def apply_synonyms(parsed: ParsedQuery, synonym_rows: list[list[str]]) -> None:
 
 MAX_COMPLETIONS = 8
 MIN_PREFIX = 3
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"  # what a typo may insert or replace
 
 # The vocabulary in one round trip: the most used words the last word begins (what it was typed
 # so far: a btree varchar_pattern_ops index; the stem of "poolin" is not a prefix of the stem of
@@ -167,8 +168,10 @@ MIN_PREFIX = 3
 # Its candidates: words sharing trigrams with it when it has 8+ letters (the GIN gin_trgm_ops
 # index), and every string one deletion, swap, replacement or insertion away, made here and
 # looked up by key (a short word shares too few trigrams with its typo: "feild" and "field"
-# share two of ten). The edit budget is checked in Python on these few.
+# share two of ten). The edit budget is checked in Python on these few. JIT is off: compiling
+# this statement would cost more (30 to 500 ms) than running it.
 _VOCABULARY = """
+SET LOCAL jit = off;
 SET LOCAL pg_trgm.similarity_threshold = 0.3;
 WITH typed AS (
     SELECT * FROM unnest(%(words)s::text[], %(may_complete)s::bool[], %(long)s::bool[])
@@ -182,7 +185,10 @@ WITH typed AS (
 ), lacking AS MATERIALIZED (
     SELECT w, long FROM typed WHERE w NOT IN (SELECT w FROM known)
         AND NOT (may_complete AND EXISTS (SELECT FROM completions))
-), letters AS (SELECT string_to_table('abcdefghijklmnopqrstuvwxyz0123456789', NULL) AS c)
+), letters AS (SELECT unnest(%(letters)s::text[]) AS c),
+-- positions in a word: a constant series (filtered) rather than generate_series(0, length(w)),
+-- whose unknown size the planner takes for 1,000 rows, the edits then for millions
+positions AS (SELECT i FROM generate_series(0, %(longest)s) i)
 SELECT NULL, word, questions FROM completions
 UNION ALL
 SELECT u.w, s.word, s.questions FROM lacking u CROSS JOIN LATERAL (
@@ -191,14 +197,21 @@ SELECT u.w, s.word, s.questions FROM lacking u CROSS JOIN LATERAL (
 ) s
 UNION ALL
 SELECT u.w, l.word, l.questions FROM lacking u CROSS JOIN LATERAL (
-    SELECT left(u.w, i) || substr(u.w, i + 2) FROM generate_series(0, length(u.w) - 1) i
+    SELECT left(u.w, i) || substr(u.w, i + 2) FROM positions WHERE i < length(u.w)
     UNION SELECT left(u.w, i) || substr(u.w, i + 2, 1) || substr(u.w, i + 1, 1) || substr(u.w, i + 3)
-        FROM generate_series(0, length(u.w) - 2) i
-    UNION SELECT left(u.w, i) || c || substr(u.w, i + 2) FROM generate_series(0, length(u.w) - 1) i, letters
-    UNION SELECT left(u.w, i) || c || substr(u.w, i + 1) FROM generate_series(0, length(u.w)) i, letters
+        FROM positions WHERE i < length(u.w) - 1
+    UNION SELECT left(u.w, i) || c || substr(u.w, i + 2) FROM positions, letters WHERE i < length(u.w)
+    UNION SELECT left(u.w, i) || c || substr(u.w, i + 1) FROM positions, letters WHERE i <= length(u.w)
 ) e(candidate)
 JOIN kb_searchlexeme l ON l.word = e.candidate
 """
+
+
+def last_rows(cursor) -> list[tuple]:
+    """The rows of the last statement a cursor sent (the ones before it are planner settings)."""
+    while cursor.cursor.nextset():
+        pass
+    return cursor.fetchall()
 
 
 def _prefix_word(parsed: ParsedQuery) -> Word | None:
@@ -235,11 +248,12 @@ def lookup_vocabulary(parsed: ParsedQuery, *, correct: bool) -> dict[str, list[t
         "limit": MAX_COMPLETIONS,
         "variant_of": [w for w, _ in variants],
         "variants": [v for _, v in variants],
+        "letters": list(_LETTERS),
+        "longest": max(map(len, words), default=0),
     }
     with connection.cursor() as cursor:
         cursor.execute(_VOCABULARY, params)
-        cursor.cursor.nextset()
-        rows = cursor.fetchall()
+        rows = last_rows(cursor)
     candidates: dict[str, list[tuple[str, int]]] = {}
     completions = []
     for typed, word, questions in rows:
@@ -289,7 +303,12 @@ def word_alternatives(word: Word) -> tuple[list[str], list[str]]:
         )
         exact = [_lexeme(text.lower())] + ([f"({parts})"] if parts else [])
         return [], exact
-    suffix = ":*" if word.prefix else ""
+    # A word typed so far matches the words it begins: through ":*", a partial match for which
+    # the GIN index collects every posting of every lexeme it begins (~15 ms for a common word
+    # at 100,000 questions), or, when the vocabulary has fewer than MAX_COMPLETIONS such words,
+    # through those words alone (exact lexemes: the index skips through their postings).
+    open_ended = not word.completions or len(word.completions) >= MAX_COMPLETIONS
+    suffix = ":*" if word.prefix and open_ended else ""
     english = [f"{v}{suffix}" for v in sorted(spelling_variants(text))] + word.completions
     return english, [f"{_lexeme(text)}{suffix}"]
 
@@ -349,27 +368,57 @@ def _completion_synonyms(parsed: ParsedQuery, synonym_rows: list[list[str]]) -> 
             last.synonyms += [t for t in terms if t not in last.words[-1].completions]
 
 
+# What PostgreSQL makes of each group's words (stems, stop words dropped, accents folded) depends
+# only on the words and the text-search configuration, which only a migration changes: each
+# process keeps the texts it has asked for, so a group already seen costs no round trip.
+TSQUERY_TEXTS_KEPT = 10_000
+_tsquery_texts: dict[tuple, str] = {}
+
+
+def tsquery_texts(expressions: list[tuple[str, list]]) -> list[str]:
+    """Each (SQL expression, its parameters) as tsquery text; one round trip for the new ones."""
+    keys = [(sql, tuple(params)) for sql, params in expressions]
+    missing = list(dict.fromkeys(k for k in keys if k not in _tsquery_texts))
+    if missing:
+        params = [p for _, key_params in missing for p in key_params]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(f"({sql})::text" for sql, _ in missing), params)
+            row = cursor.fetchone()
+        if len(_tsquery_texts) + len(missing) > TSQUERY_TEXTS_KEPT:
+            _tsquery_texts.clear()
+        found = dict(zip(missing, row, strict=True))
+        _tsquery_texts.update(found)
+    else:
+        found = {}
+    return [found[k] if k in found else _tsquery_texts[k] for k in keys]
+
+
+def _expression(build, *args) -> tuple[str, list]:
+    params: list = []
+    return build(*args, params), params
+
+
+def _excluded_sql(word: str, params: list) -> str:
+    params.append(word)
+    return f"!! to_tsquery('{CONFIG}', %s)"
+
+
 def plan(query: str, *, synonym_rows: list[list[str]], correct: bool = True) -> Plan | None:
-    """The query's groups as tsquery texts (one round trip), or None when nothing is left."""
+    """The query's groups as tsquery texts (at most two round trips), or None when nothing is left."""
     parsed = parse(query)
     apply_synonyms(parsed, synonym_rows)
     candidates = lookup_vocabulary(parsed, correct=correct)
     _completion_synonyms(parsed, synonym_rows)
     if correct:
         correct_typos(parsed, candidates)
-    params: list = []
-    columns = []
+    expressions = []
     for group in parsed.groups:
-        columns.append(f"({_group_sql(group, params)})::text")
-        columns.append(f"({_english_only_sql(group, params)})::text")
-    for word in parsed.excluded:
-        params.append(word)
-        columns.append(f"(!! to_tsquery('{CONFIG}', %s))::text")
-    if not columns:
+        expressions.append(_expression(_group_sql, group))
+        expressions.append(_expression(_english_only_sql, group))
+    expressions += [_expression(_excluded_sql, word) for word in parsed.excluded]
+    if not expressions:
         return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(columns), params)
-        row = cursor.fetchone()
+    row = tsquery_texts(expressions)
     texts = [row[2 * i] if row[2 * i] and row[2 * i + 1] else "" for i in range(len(parsed.groups))]
     for left, right in parsed.alternatives:  # "a OR b": one group that either satisfies
         if texts[left] and texts[right]:
