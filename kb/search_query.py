@@ -61,7 +61,9 @@ class Word:
     text: str  # as the reader typed it, folded
     prefix: bool = False  # the last word: what has been typed so far
     corrected: str | None = None
-    completions: list[str] = field(default_factory=list)  # vocabulary words it begins
+    completions: list[str] = field(default_factory=list)  # the most used vocabulary words it begins
+    more_completions: list[str] = field(default_factory=list)  # the others, when there are few
+    open_ended: bool = True  # it may begin words not listed: matched as a prefix (":*")
 
     @property
     def used(self) -> str:
@@ -130,20 +132,34 @@ def _plain_words(text: str) -> list[str]:
     return _PLAIN.findall(fold(text))
 
 
+# The synonym rows by each of their terms' words (spellings folded), for the rows last given:
+# the table is kept per process (kb.search_synonyms), so is this.
+_by_term_of: tuple[list, dict] | None = None
+
+
+def _synonyms_by_term(synonym_rows: list[list[str]]) -> dict[tuple, list[str]]:
+    global _by_term_of
+    if _by_term_of is None or _by_term_of[0] is not synonym_rows:
+        by_term = {}
+        for terms in synonym_rows:
+            for term in terms:
+                by_term[tuple(spellings_fold(fold(term)).split())] = terms
+        _by_term_of = (synonym_rows, by_term)
+    return _by_term_of[1]
+
+
 def apply_synonyms(parsed: ParsedQuery, synonym_rows: list[list[str]]) -> None:
     """Join the words that form a synonym's term into one group that also accepts the others."""
-    by_term = {}
-    for terms in synonym_rows:
-        for term in terms:
-            by_term[tuple(spellings_fold(fold(term)).split())] = terms
+    by_term = _synonyms_by_term(synonym_rows)
     longest = max((len(k) for k in by_term), default=0)
+    folded = [spellings_fold(g.words[0].text) for g in parsed.groups]
     groups, i = [], 0
     while i < len(parsed.groups):
         for size in range(min(longest, len(parsed.groups) - i), 0, -1):
             window = parsed.groups[i : i + size]
             if any(g.phrase or len(g.words) != 1 for g in window):
                 continue
-            key = tuple(spellings_fold(g.words[0].text) for g in window)
+            key = tuple(folded[i : i + size])
             if key in by_term:
                 terms = [t for t in by_term[key] if tuple(spellings_fold(fold(t)).split()) != key]
                 groups.append(Group([g.words[0] for g in window], synonyms=terms))
@@ -158,6 +174,9 @@ def apply_synonyms(parsed: ParsedQuery, synonym_rows: list[list[str]]) -> None:
 
 
 MAX_COMPLETIONS = 8
+# Up to this many words a prefix begins are listed (matched exactly) rather than matched as a
+# prefix; the most used MAX_COMPLETIONS of them also bring their synonyms.
+COMPLETIONS_LISTED = 32
 MIN_PREFIX = 3
 _LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"  # what a typo may insert or replace
 
@@ -245,7 +264,7 @@ def lookup_vocabulary(parsed: ParsedQuery, *, correct: bool) -> dict[str, list[t
         "may_complete": [may_complete[w] for w in words],
         "long": [edit_budget(w) > 1 for w in words],
         "pattern": f"{last.text}%" if last else None,  # letters and digits only: nothing to escape
-        "limit": MAX_COMPLETIONS,
+        "limit": COMPLETIONS_LISTED + 1,
         "variant_of": [w for w, _ in variants],
         "variants": [v for _, v in variants],
         "letters": list(_LETTERS),
@@ -262,7 +281,10 @@ def lookup_vocabulary(parsed: ParsedQuery, *, correct: bool) -> dict[str, list[t
         else:
             candidates.setdefault(typed, []).append((word, questions))
     if last is not None:
-        last.completions = [w for _, w in sorted(completions)]
+        words = [w for _, w in sorted(completions)]
+        last.open_ended = not words or len(words) > COMPLETIONS_LISTED
+        last.completions = words[:MAX_COMPLETIONS]
+        last.more_completions = [] if last.open_ended else words[MAX_COMPLETIONS:]
     return candidates
 
 
@@ -304,12 +326,12 @@ def word_alternatives(word: Word) -> tuple[list[str], list[str]]:
         exact = [_lexeme(text.lower())] + ([f"({parts})"] if parts else [])
         return [], exact
     # A word typed so far matches the words it begins: through ":*", a partial match for which
-    # the GIN index collects every posting of every lexeme it begins (~15 ms for a common word
-    # at 100,000 questions), or, when the vocabulary has fewer than MAX_COMPLETIONS such words,
-    # through those words alone (exact lexemes: the index skips through their postings).
-    open_ended = not word.completions or len(word.completions) >= MAX_COMPLETIONS
-    suffix = ":*" if word.prefix and open_ended else ""
-    english = [f"{v}{suffix}" for v in sorted(spelling_variants(text))] + word.completions
+    # the GIN index collects every posting of every lexeme it begins (15 to 25 ms for a common
+    # word at 100,000 questions), or, when the vocabulary has at most COMPLETIONS_LISTED such
+    # words, through those words alone (exact lexemes: the index skips through their postings).
+    suffix = ":*" if word.prefix and word.open_ended else ""
+    completions = word.completions + word.more_completions
+    english = [f"{v}{suffix}" for v in sorted(spelling_variants(text))] + completions
     return english, [f"{_lexeme(text)}{suffix}"]
 
 
