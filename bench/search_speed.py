@@ -53,7 +53,7 @@ def _forgetting(search):
     """The search after emptying what a process keeps of the words it has searched before."""
     from kb import search_query
 
-    search_query._tsquery_texts.clear()
+    getattr(search_query, "_tsquery_texts", {}).clear()  # an older tree keeps nothing
     return search()
 
 
