@@ -42,8 +42,8 @@ def warm_up(limits) -> None:
     run_cells takes around the cell (IPython's transformer check and trailing-``;`` rule, its
     DisplayFormatter on the value, the generators' seeding and state read, the figures check,
     the peak-memory read, the report's JSON). Installs nothing and leaves no state a cell could
-    see: run_cells seeds all three generators again right before the first cell, and nothing
-    here draws a random number."""
+    see: the Session prepared after it seeds all three generators again, and nothing here
+    draws a random number."""
 
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     value = run_cell_code("import torch\ntorch.ones(3).sum()", "<warm-up>", namespace)
@@ -264,7 +264,8 @@ class Session:
     and get_ipython(), the figure cap, the seed hooks and the seeded generators, the memory
     reserve. The standby child prepares it before its job arrives (child.py), so none of this
     lies on the answer's path; nothing between then and the first cell draws a random number
-    (the random watch would report it)."""
+    (the random watch would report it). Made before the rlimits, its reserve is part of the
+    RLIMIT_DATA baseline rather than of the cell's allowance (the RSS watch counts it either way)."""
 
     def __init__(self, limits):
         # Freed on MemoryError so the report itself can still be built and sent.
