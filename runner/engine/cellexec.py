@@ -40,17 +40,14 @@ def warm_up(limits) -> None:
     copy-on-write page faults happen while the child waits for its job rather than inside the
     answer's first cell: the compile path and torch's allocator, and every per-cell step
     run_cells takes around the cell (IPython's transformer check and trailing-``;`` rule, its
-    DisplayFormatter on the value, the generators' seeding and state read, the figures check,
-    the peak-memory read, the report's JSON). Installs nothing and leaves no state a cell could
-    see: the Session prepared after it seeds all three generators again, and nothing here
-    draws a random number."""
+    DisplayFormatter on the value, the figures check, the peak-memory read, the report's JSON;
+    the seeding and the generators' state read are the Session's, prepared right after this).
+    Installs nothing, draws no random number and leaves no state a cell could see."""
 
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     value = run_cell_code("import torch\ntorch.ones(3).sum()", "<warm-up>", namespace)
     displays = Displays(limits)
     report = {"t": "cell", "index": 0, "repr": displays.show(value, trailing=True)}
-    seeds.seed_everything(seeds.RUN_SEED)
-    seeds.states()
     capture_figures(limits, 0)  # no figure is open: pyplot's registry only
     _reset_peak_memory()
     report.update(duration_s=0.0, figures=[], figure_titles=[], peak_memory_bytes=_peak_memory())
