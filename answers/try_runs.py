@@ -231,7 +231,7 @@ def _finished(result: dict, *, answer: Answer, index: int, token: str, client: s
     status = result.get("status") or "crashed"
     if status in HOSTILE_STATUSES:
         _charge_once(token, client)
-    stdout = result.get("stdout") or ""
+    stdout = (result.get("stdout") or "").rstrip("\n")  # as the verified outputs are shown
     if status == "prefix_failed" or (result.get("prefix") == "failed" and status not in ("refused", "lost")):
         message = (
             "The published cells before this one did not run this time, so your code was not run. "
@@ -252,7 +252,7 @@ def _finished(result: dict, *, answer: Answer, index: int, token: str, client: s
     elapsed = result.get("elapsed_ms")
     message = _STATUS_TEXT.get(status, f"Finished: {status}.")
     if isinstance(elapsed, int | float):
-        message += f" {elapsed:.0f} ms."
+        message += f" It took {elapsed:.0f} ms." if elapsed >= 1 else " It took under 1 ms."
     if result.get("detail") and status not in ("passed", "ran", "mismatch"):
         message += f" {result['detail']}"
     return {
