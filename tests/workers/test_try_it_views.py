@@ -31,7 +31,7 @@ def answer(cpu_worker):
 @pytest.fixture
 def reader():
     """A browser: its own CSRF cookie, taken from the answer page like a reader's."""
-    browser = Client(enforce_csrf_checks=True, REMOTE_ADDR="198.51.100.%d" % (time.monotonic_ns() % 250))
+    browser = Client(enforce_csrf_checks=True, REMOTE_ADDR=f"198.51.100.{time.monotonic_ns() % 250}")
     yield browser
     limits.bucket_reset(client=limits.client_hash(address=browser.defaults["REMOTE_ADDR"]))
 
@@ -114,7 +114,8 @@ def test_an_exception_and_a_timeout_each_end_in_a_clear_status(answer, try_worke
     assert run["status"] == "error" and "ZeroDivisionError" in run["error"]
     assert run["message"].startswith("Your code raised an exception")
     run = wait_for(lambda: (r := reader.get(timeout["status_url"]).json())["done"] and r, timeout=60)
-    assert run["status"] == "timeout" and run["message"].startswith("Stopped: your code ran past the time limit")
+    assert run["status"] == "timeout"
+    assert run["message"].startswith("Stopped: your code ran past the time limit")
 
 
 def test_an_empty_bucket_answers_429_with_retry_after_and_keeps_the_code(answer, reader):
