@@ -74,9 +74,12 @@
       return;
     }
     fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
-      .then(function (response) { return response.json(); })
-      .then(function (run) {
-        if (run.error) { showMessage(box, run.error, true); button.disabled = false; return; }
+      .then(function (response) {
+        return response.json().then(function (run) { return { ok: response.ok, run: run }; });
+      })
+      .then(function (reply) {
+        var run = reply.run;
+        if (!reply.ok) { showMessage(box, run.error || "This run is not there any more.", true); button.disabled = false; return; }
         if (!run.done) {
           var status = box.querySelector(".try-outcome__status");
           if (!status || status.textContent !== run.message) showMessage(box, run.message, false).classList.add("try-outcome--pending");
