@@ -30,7 +30,8 @@ def _editable(cell) -> bool:
 @register.simple_tag(takes_context=True)
 def answer_with_try_forms(context, answer):
     html = answer.published_html or ""
-    if not answer.published_verified or answer.published_revision is None:
+    # No cells, no forms, and no query for the revision (cached or not, a prose page costs none).
+    if not answer.published_verified or not answer.cell_count or answer.published_revision is None:
         return mark_safe(html)  # noqa: S308 - stored HTML, sanitised when it was rendered
     cells = {c.index: c for c in parse_answer(answer.published_revision.body).cells if _editable(c)}
     token = str(context.get("csrf_token") or "")
