@@ -71,6 +71,19 @@ def _execute_run(run_id: int, attempt: int | None) -> None:
     logger.info("run finished: %s", run.status)
 
 
+# A reader's try-it run (runner.tryit): its own queue and worker, so readers never delay
+# verification. Acknowledged on receipt: a run whose worker dies is not run again, the reader
+# sees "lost" at its deadline. The profile's wall-time limit is at most a few minutes.
+TRY_TIME_LIMIT_S = 300
+
+
+@shared_task(name="runner.try_run", acks_late=False, time_limit=TRY_TIME_LIMIT_S, ignore_result=True)
+def try_run(token: str) -> None:
+    from . import tryit_worker
+
+    tryit_worker.execute(token=token, server=pool.fork_server())
+
+
 @shared_task(name="runner.requeue_stale_runs", ignore_result=True, time_limit=60)
 def requeue_stale_runs() -> int:
     return services.run_requeue_stale()
