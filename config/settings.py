@@ -485,7 +485,7 @@ if SENTRY_DSN:
 
 # --- Cell isolation on workers (issue 10) ---------------------------------------------------
 # A worker that cannot isolate cells (namespaces, an unprivileged uid) refuses to start in
-# production (runner/isolation.py). Only development may run cells unisolated, and those
+# production (runner/isolation_policy.py). Only development may run cells unisolated, and those
 # runs never show as sandboxed on the page.
 RUNNER_ALLOW_UNISOLATED = env_bool("RUNNER_ALLOW_UNISOLATED", DEBUG)
 if RUNNER_ALLOW_UNISOLATED and not DEBUG:

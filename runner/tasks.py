@@ -19,7 +19,7 @@ from django.db import close_old_connections
 
 from config.observability import context as log_context
 
-from . import faults, isolation, pool, services
+from . import faults, isolation_policy, pool, services
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ _heartbeat_stop = None
 @worker_init.connect
 def _refuse_unisolated_start(**kwargs):
     # Before the pool starts: a worker that cannot isolate cells stops here in production.
-    isolation.worker_isolation_check()
+    isolation_policy.worker_isolation_check()
 
 
 @worker_ready.connect
