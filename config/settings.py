@@ -381,7 +381,8 @@ TRYIT_MAX_IN_FLIGHT = int(env("TRYIT_MAX_IN_FLIGHT", "16"))
 TRYIT_LOST_GRACE_S = float(env("TRYIT_LOST_GRACE_S", "30"))
 TRYIT_ALLOW_GPU = env_bool("TRYIT_ALLOW_GPU", False)
 TRYIT_QUEUE = env("TRYIT_QUEUE", "try")
-TRYIT_MAX_CODE_BYTES = int(env("TRYIT_MAX_CODE_BYTES", str(64 * 1024)))  # the edited cell's code
+# The edited cell's code; above what the view lets through (20,000 characters: 80 KB at most).
+TRYIT_MAX_CODE_BYTES = int(env("TRYIT_MAX_CODE_BYTES", str(128 * 1024)))
 TRYIT_LIMITS = {
     "reader": {
         # The edited cell's wall time (the published cells before it keep their own timeouts).

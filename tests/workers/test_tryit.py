@@ -158,8 +158,8 @@ def test_staff_runs_get_the_longer_time_limit(try_worker):
 
 def test_bad_input_is_refused_with_a_sentence_and_takes_no_slot(settings):
     before = store().in_flight()
-    with pytest.raises(ValueError, match="at most 64 KiB"):
-        tryit.start_try_run(prefix=[], cell=cell("x = 1\n" * 20_000))
+    with pytest.raises(ValueError, match="at most 128 KiB"):
+        tryit.start_try_run(prefix=[], cell=cell("x = 1\n" * 30_000))
     with pytest.raises(ValueError, match="NUL"):
         tryit.start_try_run(prefix=[], cell=cell("1\x00"))
     with pytest.raises(ValueError, match="profile"):
