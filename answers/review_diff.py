@@ -116,6 +116,11 @@ def _code_lines(old: str | None, new: str | None) -> list[CodeLine]:
     return lines
 
 
+def line_diff(old: str | None, new: str | None) -> list[CodeLine]:
+    """Any two texts line by line (a verified output and a reader's), as for code."""
+    return _code_lines(old, new)
+
+
 def cell_pairs(old_markdown: str, new_markdown: str) -> list[CellPair]:
     """Old and new cells side by side: unchanged ones matched, edits paired in order."""
     old = [c.code for c in parse_answer(old_markdown).cells]

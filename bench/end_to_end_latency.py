@@ -774,6 +774,7 @@ def probe_forkserver() -> None:
     wrap(sandbox, "unshare_namespaces", "unshare")
     wrap(child, "make_filesystem", "mounts")
     wrap(cellexec, "warm_up", "warmup")
+    wrap(cellexec, "Session", "session")  # a tree without a prepared session skips this row
     wrap(seccomp_filter, "install", "seccomp")
     wrap(sandbox, "move_fds", "movefds")
     wrap(sandbox, "apply_rlimits", "rlimits")
@@ -880,7 +881,8 @@ def forkserver_profile(rounds: int, tmp: Path) -> None:
         add("child: unshare net, mount, ipc, uts namespaces", "closefds.end", "unshare.end")
         add("child: fresh root: binds, /etc, /dev, /tmp, /proc, pivot_root", "unshare.end", "mounts.end")
         add("child: warm-up cell (standby: before the job)", "mounts.end", "warmup.end")
-        add("child: seccomp filter", "warmup.end", "seccomp.end")
+        add("child: the answer's session prepared (standby: before the job)", "warmup.end", "session.end")
+        add("child: seccomp filter", "session.end" if "session.end" in job else "warmup.end", "seccomp.end")
         add("child: job read -> move fds", "seccomp.end", "movefds.end")
         add("child: env, chdir, rlimits", "movefds.end", "rlimits.end")
         add("child: drop privileges", "rlimits.end", "privdrop.end")

@@ -96,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", type=Path, required=True, help="a checkout of the baseline (e.g. main)")
     parser.add_argument("--rounds", type=int, default=40, help="answers per tree and mode (40)")
+    parser.add_argument("--modes", default="standby,cold", help="which paths to measure (standby,cold)")
     args = parser.parse_args()
     print(
         f"sandbox cost, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}"
@@ -106,7 +107,7 @@ def main() -> None:
         for name, server in servers.items():
             layers = server.hello.get("isolation", {}).get("layers", "(not reported)")
             print(f"  {name}: {trees[name]} (git {git_head(trees[name])}); layers: {layers}")
-        for mode in ("standby", "cold"):
+        for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
             times = {name: ([], []) for name in servers}
             for number in range(args.rounds + 3):
                 # cold: a new memory limit each time, so no standby child matches the set-up

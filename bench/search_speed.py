@@ -6,7 +6,10 @@ with kb.search_index.search_rebuild (what `manage.py search_reindex` runs); both
 printed. Then every query of bench/search_queries.py (typos, prefixes, spellings, synonyms,
 API names, several words) is searched REPEAT times through the search page's selector, and
 each query's last word (as typed so far) through the suggestions' selector: medians and p95.
-/robots.txt through the test client is the in-process baseline (ratio page / robots).
+/robots.txt through the test client is the in-process baseline (ratio page / robots). Each
+query is also timed as if the process had never searched its words (the tsquery texts a
+process keeps are emptied before each search), and the statements one search sends are
+counted (CaptureQueriesContext). The load average is printed before and after.
 
     .venv/bin/python bench/search_speed.py                      # 100,000 questions
     .venv/bin/python bench/search_speed.py --questions 20000    # quicker
@@ -46,6 +49,18 @@ def _timed(fn, repeat: int) -> list[float]:
     return times
 
 
+def _forgetting(search):
+    """The search after emptying what a process keeps of the words it has searched before."""
+    from kb import search_query
+
+    getattr(search_query, "_tsquery_texts", {}).clear()  # an older tree keeps nothing
+    return search()
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--questions", type=int, default=100_000)
@@ -57,6 +72,7 @@ def main() -> None:
     try:
         from django.db import connection
         from django.test import Client
+        from django.test.utils import CaptureQueriesContext
 
         from bench.search_corpus import build
         from bench.search_queries import QUERIES
@@ -87,9 +103,14 @@ def main() -> None:
         connection.close()
         client = Client(SERVER_NAME=shared.HOST)
         robots = statistics.median(_timed(lambda: client.get("/robots.txt"), 21))
-        search_ms, typo_ms, suggest_ms, slowest = [], [], [], []
+        search_ms, typo_ms, suggest_ms, slowest, statements, cold_ms = [], [], [], [], [], []
+        shared.log(f"load average before: {_loadavg()}")
         for query, _ in QUERIES:
             times = _timed(lambda q=query: selectors.search(query=q), REPEAT)
+            cold_ms += _timed(lambda q=query: _forgetting(lambda: selectors.search(query=q)), REPEAT)
+            with CaptureQueriesContext(connection) as captured:
+                selectors.search(query=query)
+            statements.append(len(captured))
             search_ms += times
             if selectors.search(query=query).corrected_query:
                 typo_ms += times
@@ -108,6 +129,10 @@ def main() -> None:
             f"p95 {_p95(typo_ms):.1f} ms"
         )
         shared.log(
+            f"  each as if this process had never searched its words (tsquery texts forgotten): "
+            f"p50 {statistics.median(cold_ms):.1f} ms, p95 {_p95(cold_ms):.1f} ms"
+        )
+        shared.log(
             f"suggestions (selector): p50 {statistics.median(suggest_ms):.1f} ms, "
             f"p95 {_p95(suggest_ms):.1f} ms"
         )
@@ -115,6 +140,11 @@ def main() -> None:
             f"/search/?q=recepetive+field whole page: p50 {page:.1f} ms; /robots.txt {robots:.2f} ms "
             f"(ratio {page / robots:.0f}x)"
         )
+        shared.log(
+            f"statements per search: median {statistics.median(statements):.0f}, "
+            f"min {min(statements)}, max {max(statements)}"
+        )
+        shared.log(f"load average after: {_loadavg()}")
         shared.log(
             "slowest queries (median ms): " + ", ".join(f"{q!r} {t:.1f}" for t, q in sorted(slowest)[-5:])
         )

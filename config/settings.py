@@ -370,6 +370,42 @@ RUNNER_SANDBOX_UID_BASE = int(env("RUNNER_SANDBOX_UID_BASE", "200000"))
 # of the host's files are not in the sandbox at all.
 RUNNER_SANDBOX_DATA_DIRS = env_list("RUNNER_SANDBOX_DATA_DIRS")
 
+# "Try it": a reader's edited cell, run on the `try` queue by a worker of its own. Results live
+# in Redis (TRYIT_REDIS_URL, default REDIS_URL) for TRYIT_RESULT_TTL_S, never in the database.
+# TRYIT_MAX_IN_FLIGHT runs at once across the site; a slot is given back when its run ends or,
+# if its worker died, at its deadline. Limits per profile: docs/authoring.md, "Limits".
+TRYIT_REDIS_URL = env("TRYIT_REDIS_URL") or CACHE_URL
+TRYIT_RESULT_TTL_S = int(env("TRYIT_RESULT_TTL_S", "300"))
+TRYIT_MAX_IN_FLIGHT = int(env("TRYIT_MAX_IN_FLIGHT", "16"))
+# Time from Run to "lost" for a run nobody finished, beyond the run's own wall-time limit.
+TRYIT_LOST_GRACE_S = float(env("TRYIT_LOST_GRACE_S", "30"))
+TRYIT_ALLOW_GPU = env_bool("TRYIT_ALLOW_GPU", False)
+TRYIT_QUEUE = env("TRYIT_QUEUE", "try")
+# The edited cell's code; above what the view lets through (20,000 characters: 80 KB at most).
+TRYIT_MAX_CODE_BYTES = int(env("TRYIT_MAX_CODE_BYTES", str(128 * 1024)))
+TRYIT_LIMITS = {
+    "reader": {
+        # The edited cell's wall time (the published cells before it keep their own timeouts).
+        "cell_timeout_s": float(env("TRYIT_READER_TIMEOUT_S", "10")),
+        "memory_bytes": int(env("TRYIT_READER_MEMORY_BYTES", str(512 * 1024**2))),
+        "processes": 64,
+        "tmp_bytes": 16 * 1024**2,
+        "tmp_inodes": 1_000,
+        "file_bytes": 16 * 1024**2,
+        "output_bytes": 256 * 1024,
+        "repr_bytes": 32 * 1024,
+        "traceback_bytes": 64 * 1024,
+        "figures_per_cell": 5,
+        "figures_per_answer": 20,
+        "figure_bytes": 1024**2,
+        "figure_pixels": 2_000_000,
+    },
+    "staff": {
+        "cell_timeout_s": float(env("TRYIT_STAFF_TIMEOUT_S", "120")),
+        "memory_bytes": 2 * 1024**3,
+    },
+}
+
 # Production hardening; `manage.py check --deploy` passes with DJANGO_DEBUG off.
 if not DEBUG:
     # (Probes of /healthz* and /metrics inside the stack are answered before the HTTPS redirect
@@ -450,7 +486,7 @@ if SENTRY_DSN:
 
 # --- Cell isolation on workers (issue 10) ---------------------------------------------------
 # A worker that cannot isolate cells (namespaces, an unprivileged uid) refuses to start in
-# production (runner/isolation.py). Only development may run cells unisolated, and those
+# production (runner/isolation_policy.py). Only development may run cells unisolated, and those
 # runs never show as sandboxed on the page.
 RUNNER_ALLOW_UNISOLATED = env_bool("RUNNER_ALLOW_UNISOLATED", DEBUG)
 if RUNNER_ALLOW_UNISOLATED and not DEBUG:

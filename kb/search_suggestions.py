@@ -12,16 +12,18 @@ from django.db.models import Q
 
 from .models import Question
 from .search import clean_query
-from .search_query import plan
+from .search_query import last_rows, plan
 from .search_synonyms import synonym_rows
 
 MAX_SUGGESTIONS = 8
 MIN_CHARS = 2
 MAX_CANDIDATES = 300
 
-# The title lexemes' own partial GIN index (migration kb 0010) finds the published titles.
+# The title lexemes' own partial GIN index (migration kb 0010) finds the published titles; JIT is
+# off, as for search (kb.search).
 _SUGGEST = """
 SET LOCAL enable_seqscan = off;
+SET LOCAL jit = off;
 WITH q AS (SELECT %(query)s::tsquery AS q),
 hits AS MATERIALIZED (
     SELECT id, title, slug, ts_filter(key_vector, '{a}') AS title_vector, published_at FROM kb_question, q
@@ -50,8 +52,7 @@ def suggest_titles(raw_query: str) -> list[dict]:
         }
         with connection.cursor() as cursor:
             cursor.execute(_SUGGEST, params)
-            cursor.cursor.nextset()
-            rows = cursor.fetchall()
+            rows = last_rows(cursor)
     else:
         condition = Q()
         for word in query.split()[:10]:

@@ -118,7 +118,7 @@ class RunCell(models.Model):
     error = models.TextField(blank=True)
     duration_s = models.FloatField(default=0)
     peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
-    # Issue 12, runner/figures.py: {"figures": [comparison with the approved image, per figure],
+    # Issue 12, runner/checked_runs.py: {"figures": [comparison with the approved image, per figure],
     # "second": {"status", "output", "figures": [paths]}, "reproduced": bool} (see run_checks).
     checks = models.JSONField(default=dict, blank=True)
     # Rich outputs in order, as the cell runner formatted them ({"kind": "text/html" |

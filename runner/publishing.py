@@ -26,6 +26,16 @@ def send_run(*, run_id: int, queue: str, attempt: int) -> None:
     _send_confirmed(execute_run, message, queue)
 
 
+def send_try_run(*, token: str) -> None:
+    """A reader's try-it run, on the `try` queue; raises when the broker is away (bounded)."""
+    from .tasks import try_run
+
+    if broker_kind(settings.CELERY_BROKER_URL) != "rabbitmq":
+        try_run.apply_async((token,), queue=settings.TRYIT_QUEUE)
+        return
+    _send_confirmed(try_run, ((token,), {}), settings.TRYIT_QUEUE)
+
+
 def _send_confirmed(task, message, queue: str) -> None:
     """RabbitMQ: wait at most PUBLISH_TIMEOUT_S for the broker's confirm. kombu's own retry is
     off: it would close the timed-out connection with a handshake the blocked broker never

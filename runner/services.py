@@ -14,11 +14,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import faults
+from .checked_runs import run_check_summary, store_once
 from .engine.cascade import after_failures, first_failure
 from .engine.fingerprint import environment_fingerprint, execution_key
 from .engine.specs import cells_from_json, queue_for
-from .figures import run_check_summary, store_once
-from .isolation import run_isolated, run_layers_missing
+from .isolation_policy import run_isolated, run_layers_missing
 from .models import (
     FINISHED,
     OK_CELL_STATUSES,
@@ -447,7 +447,7 @@ def run_execute(*, run: Run, server, second_server=None) -> Run:
     # leaves this run's late frames to be read as the next run's results.
     try:
         if run.twice or any(cell.get("approved") or cell.get("reference") for cell in run.cells):
-            from .figures import run_execute_checked  # issue 12: second run, approved figures
+            from .checked_runs import run_execute_checked  # issue 12: second run, approved figures
 
             return run_execute_checked(run=run, server=server, second_server=second_server)
         with server.run_answer(run.cells, files=run_data_files(run=run)) as answer_run:

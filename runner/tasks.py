@@ -19,7 +19,7 @@ from django.db import close_old_connections
 
 from config.observability import context as log_context
 
-from . import faults, isolation, pool, services
+from . import faults, isolation_policy, pool, services
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,19 @@ def _execute_run(run_id: int, attempt: int | None) -> None:
     logger.info("run finished: %s", run.status)
 
 
+# A reader's try-it run (runner.tryit): its own queue and worker, so readers never delay
+# verification. Acknowledged on receipt: a run whose worker dies is not run again, the reader
+# sees "lost" at its deadline. The profile's wall-time limit is at most a few minutes.
+TRY_TIME_LIMIT_S = 300
+
+
+@shared_task(name="runner.try_run", acks_late=False, time_limit=TRY_TIME_LIMIT_S, ignore_result=True)
+def try_run(token: str) -> None:
+    from . import tryit_worker
+
+    tryit_worker.execute(token=token, server=pool.fork_server())
+
+
 @shared_task(name="runner.requeue_stale_runs", ignore_result=True, time_limit=60)
 def requeue_stale_runs() -> int:
     return services.run_requeue_stale()
@@ -82,7 +95,7 @@ _heartbeat_stop = None
 @worker_init.connect
 def _refuse_unisolated_start(**kwargs):
     # Before the pool starts: a worker that cannot isolate cells stops here in production.
-    isolation.worker_isolation_check()
+    isolation_policy.worker_isolation_check()
 
 
 @worker_ready.connect

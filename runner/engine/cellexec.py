@@ -24,7 +24,7 @@ import warnings
 from runner.engine import ipython_shell, seeds
 from runner.engine.displays import Displays, install_display
 from runner.engine.figure_cap import FigureCap
-from runner.engine.protocol import FIGURE_TITLE_CHARS, write_frame
+from runner.engine.protocol import FIGURE_TITLE_CHARS, encode_frame, write_frame
 from runner.engine.report_check import MAX_EXCEPTION_NAMES, MAX_MESSAGE_CHARS
 
 _OUT_OF_MEMORY_HINTS = ("can't allocate memory", "DefaultCPUAllocator: not enough memory")
@@ -35,14 +35,24 @@ def seed_everything() -> None:
     seeds.seed_everything(seeds.FIXED_SEED)
 
 
-def warm_up() -> None:
-    """Touch, in a freshly forked child, the memory a first cell would touch (torch's allocator,
-    tensor repr, the interpreter's compile path), so those copy-on-write page faults happen
-    while the child waits for its job rather than inside the answer's first cell. Consumes no
-    random numbers: seed_everything() runs again right before the first cell."""
+def warm_up(limits) -> None:
+    """Touch, in a freshly forked child, the memory a first cell would touch, so those
+    copy-on-write page faults happen while the child waits for its job rather than inside the
+    answer's first cell: the compile path and torch's allocator, and every per-cell step
+    run_cells takes around the cell (IPython's transformer check and trailing-``;`` rule, its
+    DisplayFormatter on the value, the figures check, the peak-memory read, the report's JSON;
+    the seeding and the generators' state read are the Session's, prepared right after this).
+    Installs nothing, draws no random number and leaves no state a cell could see."""
 
-    namespace: dict = {}
-    repr(execute("import torch\ntorch.ones(3).sum()", "<warm-up>", namespace))
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    value = run_cell_code("import torch\ntorch.ones(3).sum()", "<warm-up>", namespace)
+    displays = Displays(limits)
+    report = {"t": "cell", "index": 0, "repr": displays.show(value, trailing=True)}
+    capture_figures(limits, 0)  # no figure is open: pyplot's registry only
+    _reset_peak_memory()
+    report.update(duration_s=0.0, figures=[], figure_titles=[], peak_memory_bytes=_peak_memory())
+    encode_frame(report)
+    linecache.cache.pop("<warm-up>", None)
 
 
 def _reset_peak_memory() -> None:
@@ -246,19 +256,36 @@ def _report(result_fd: int, ack_fd: int, report: dict) -> None:
     os.read(ack_fd, 1)  # the supervisor has read this cell's output: go on
 
 
-def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cuda: bool) -> None:
+class Session:
+    """What run_cells sets up once per answer before the first cell: the namespace, display()
+    and get_ipython(), the figure cap, the seed hooks and the seeded generators, the memory
+    reserve. The standby child prepares it before its job arrives (child.py), so none of this
+    lies on the answer's path; nothing between then and the first cell draws a random number
+    (the random watch would report it). Made before the rlimits, its reserve is part of the
+    RLIMIT_DATA baseline rather than of the cell's allowance (the RSS watch counts it either way)."""
+
+    def __init__(self, limits):
+        # Freed on MemoryError so the report itself can still be built and sent.
+        self.reserve: bytearray | None = bytearray(1024 * 1024)
+        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+        current = _CurrentDisplays(self.namespace, limits)
+        self.namespace.update(display=current.display, get_ipython=lambda: current.shell)
+        install_display(current.display)
+        self.current = current
+        self.figure_cap = FigureCap(limits.figures_per_cell).install()
+        self.random_watch = seeds.RandomWatch()
+        self.random_watch.seed(seeds.RUN_SEED)
+
+
+def run_cells(
+    *, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cuda: bool, session: Session | None = None
+) -> None:
     harness_pid = os.getpid()
-    # Freed on MemoryError so the report itself can still be built and sent.
-    reserve = bytearray(1024 * 1024)
-    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
-    current = _CurrentDisplays(namespace, limits)
-    namespace.update(display=current.display, get_ipython=lambda: current.shell)
-    install_display(current.display)
+    session = session or Session(limits)
+    namespace, current = session.namespace, session.current
+    figure_cap, random_watch = session.figure_cap, session.random_watch
     figures_taken = 0
     _shorten_warning_paths()
-    figure_cap = FigureCap(limits.figures_per_cell).install()
-    random_watch = seeds.RandomWatch()
-    random_watch.seed(seeds.RUN_SEED)
     for cell in cells:
         index = cell["index"]
         report: dict = {"t": "cell", "index": index}
@@ -279,7 +306,7 @@ def run_cells(*, cells: list[dict], result_fd: int, ack_fd: int, limits, has_cud
             if os.getpid() != harness_pid:
                 os._exit(1)
             if _is_out_of_memory(exc):
-                del reserve
+                session.reserve = None
                 namespace.clear()
                 gc.collect()
                 report["memory_error"] = _cut(f"{type(exc).__name__}: {exc}", MAX_MESSAGE_CHARS)

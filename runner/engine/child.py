@@ -36,7 +36,8 @@ def cell_runner(job: dict, *, fds: dict, facts: dict, fallback_dir: str) -> None
     die_with_parent(fds["lifeline_r"])
     facts["namespaces"].update(sandbox.unshare_namespaces(exclude=("pid",)))
     facts.update(make_filesystem(job, limits, facts))
-    cellexec.warm_up()
+    cellexec.warm_up(limits)
+    session = cellexec.Session(limits)  # seeded, hooks in place: off the answer's path
     facts.update(seccomp_filter.install())
     facts["layers"] = layers_of(facts)
     handed = read_frame(fds["job_r"])
@@ -85,7 +86,12 @@ def cell_runner(job: dict, *, fds: dict, facts: dict, fallback_dir: str) -> None
     torch.set_num_threads(threads)
     write_frame(result_fd, {"t": "ready", "facts": facts})
     cellexec.run_cells(
-        cells=job["cells"], result_fd=result_fd, ack_fd=ack_fd, limits=limits, has_cuda=job["has_cuda"]
+        cells=job["cells"],
+        result_fd=result_fd,
+        ack_fd=ack_fd,
+        limits=limits,
+        has_cuda=job["has_cuda"],
+        session=session,
     )
     os._exit(0)
 

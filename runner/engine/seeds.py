@@ -36,7 +36,8 @@ def seed_everything(seed: int = FIXED_SEED) -> None:
     torch.manual_seed(seed)
 
 
-def _states() -> dict:
+def states() -> dict:
+    """The three generators' states (reading them draws nothing)."""
     import numpy
     import torch
 
@@ -60,13 +61,13 @@ class RandomWatch:
         """Seed all three generators (the runner's own seeding, not the author's)."""
         seed_everything(seed)
         self.author_seeded.clear()
-        self._start = _states()
+        self._start = states()
 
     def unseeded_draws(self) -> list[str]:
         """The generators drawn from since the runner seeded them, that the author never seeded."""
         watched = [name for name in GENERATORS if name not in self.author_seeded and name not in self.drawn]
         if watched:
-            now = _states()
+            now = states()
             self.drawn.update(name for name in watched if now[name] != self._start[name])
         return sorted(self.drawn)
 

@@ -180,3 +180,28 @@ def test_matches_are_counted_up_to_a_cap_and_the_newest_still_ranked(
     assert [f"Note {n}" in html for n in range(5)] == [True, True, True, False, False]
     few = client.get("/search/?q=pooling+-note").content.decode()
     assert "0 results" in few
+
+
+def test_result_cards_show_their_tags_in_name_order_in_few_statements(client, make_question):
+    """The page's questions come with their tags in one statement: no query per result."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_question(title="Max pooling", body=POOLING, tags=("pytorch", "cnn", "pooling layers"))
+    make_question(title="Average pooling", body="Average pooling takes the mean.\n", tags=())
+    for n in range(5):
+        make_question(title=f"Pooling note {n}", body=POOLING, tags=(f"tag{n}",))
+    client.get("/search/?q=pooling")  # the synonym table and the query's texts are now kept
+    with CaptureQueriesContext(connection) as captured:  # another address: not the cached page
+        html = client.get("/search/?q=Pooling").content.decode()
+    statements = [q["sql"] for q in captured.captured_queries]  # before the next request resets them
+    card = html.split('class="question-card"')[1:]
+    max_pooling = next(c for c in card if ">Max pooling</a>" in c)
+    tags = re.findall(r'<a class="tag" href="(/tags/[^"]+/)">([^<]+)</a>', max_pooling)
+    assert [name for _, name in tags] == ["cnn", "pooling layers", "pytorch"]
+    assert [client.get(url).status_code for url, _ in tags] == [200, 200, 200]
+    assert 'class="tag"' not in next(c for c in card if ">Average pooling</a>" in c)
+    assert sum(f'<a class="tag" href="/tags/tag{n}/">tag{n}</a>' in html for n in range(5)) == 5
+    # the vocabulary, the ranked matches, the page with its tags (the search report's are writes)
+    reads = [sql for sql in statements if re.search(r"kb_(question|tag|searchlexeme)", sql)]
+    assert len(reads) == 3, [sql[:80] for sql in statements]

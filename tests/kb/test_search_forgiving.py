@@ -164,3 +164,14 @@ def test_hostile_queries_keep_working_with_every_feature(client, make_question):
         assert client.get("/search/suggestions/", {"q": query}).status_code == 200, query
     assert _titles(client, "poolïng") == ["Pooling"]
     assert Question.objects.count() == 1
+
+
+@pytest.mark.parametrize("others", [10, 40], ids=["few-listed", "many-open-ended"])
+def test_a_word_typed_so_far_finds_the_rarest_word_it_begins(client, make_question, others):
+    """Few words begun: each is matched by name; many: as a prefix. Either way the rarest."""
+    common = " ".join(f"zeta{chr(97 + n // 26)}{chr(97 + n % 26)}" for n in range(others))
+    for n in range(2):  # in two articles each: more used than the rare word
+        make_question(title=f"Common {n}", body=f"## Words\n\n{common}.\n")
+    make_question(title="Rare", body="## Word\n\nOnly here: zetazzz.\n")
+    assert "Rare" in _titles(client, "zeta")
+    assert _titles(client, "zetaz") == ["Rare"]

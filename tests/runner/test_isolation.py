@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from runner.engine.isolation import REQUIRED_LAYERS, isolation_missing, probe_isolation
-from runner.isolation import run_isolated, run_layers_missing
+from runner.isolation_policy import run_isolated, run_layers_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {

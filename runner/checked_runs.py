@@ -1,4 +1,6 @@
-"""The worker's Django side of issue 12: double runs and figure checks, stored per cell.
+"""Runs that check more than the expected output: a second run in its own sandbox (does the
+answer reproduce?), the figures against their approved images, and the outputs against a
+verified run's stored ones (did a re-verification drift?).
 
 runner/engine/checks.py decides (pure); this module loads the approved PNGs named in the
 run's cells (answers put them there when asking for the run), runs the answer once or twice
@@ -42,7 +44,7 @@ def store_png(png: bytes) -> str:
 def store_once(path: str, png: bytes) -> None:
     """Store `png` under its content-hash `path` unless a whole copy is there already.
 
-    A write that failed (a full disk, issue 21) or a worker killed mid-write leaves a partial
+    A write that failed (a full disk) or a worker killed mid-write leaves a partial
     file under the right name; taken for the image, it would be linked from then on. So a copy
     of the wrong size is replaced, and a failed write removes what it left."""
     if default_storage.exists(path):
@@ -101,7 +103,7 @@ def _checked(run: Run, first, second):
     for name in ("reproduction", "reference"):
         for key in ("second_output", "output_diff"):
             if name in checks and isinstance(checks[name].get(key), str):
-                # PostgreSQL's JSON cannot hold NUL (issue 8 stores it as U+FFFD, as here).
+                # PostgreSQL's JSON cannot hold NUL: stored as U+FFFD, as the cell's own text is.
                 checks[name][key] = checks[name][key].replace("\x00", "\ufffd")
     return checked.result, checks
 
@@ -120,7 +122,7 @@ def run_execute_checked(*, run: Run, server, second_server=None) -> Run:
     )
     with pairs:
         for first, second in pairs:
-            faults.check_result(first)  # a fork server that died is no result (issue 21)
+            faults.check_result(first)  # a fork server that died is no result: the run is queued again
             faults.check_result(second)
             result, checks = _checked(run, first, second)
             run_record_store(run=run, result=result, checks=checks)

@@ -1,4 +1,7 @@
-"""Workers refuse to run cells unisolated in production (issue 10).
+"""When cells may run without the sandbox, and what the page may say about a run's isolation.
+
+Workers refuse to run cells unisolated in production: a reader must be able to trust that an
+answer's code could not reach the host.
 
 The check runs once when a worker starts (runner/tasks.py, worker_init). In development
 (RUNNER_ALLOW_UNISOLATED, on only with DJANGO_DEBUG) it warns and the worker starts; the
