@@ -4,6 +4,8 @@ a preview that leaves the admin's look alone, and help that explains cells and o
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.answer_body import fill_answer_body
+
 pytestmark = pytest.mark.slow
 
 BODY = """## Sum
@@ -55,7 +57,7 @@ def test_cell_status_line_is_readable_and_preview_keeps_the_admin_look(
     page.emulate_media(color_scheme=scheme)
     page.goto(live_server.url + "/admin/kb/question/add/")
     page.get_by_label("Title:").fill("Adding numbers")
-    page.locator("#id_answer-0-body").fill(BODY)
+    fill_answer_body(page, BODY)
     page.get_by_role("button", name="Save and continue editing").click()
     line = page.locator(".kb-run-progress li").first
     expect(line).to_contain_text("Cell 1 (line 3): Passed", timeout=60_000)

@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.answer_body import fill_answer_body
 from tests.e2e.test_verified_answers import staff_page  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,7 @@ ax.legend()
 
 
 def _save(page, body):
-    page.locator("#id_answer-0-body").fill(body)
+    fill_answer_body(page, body)
     page.get_by_role("button", name="Save and continue editing").click()
 
 

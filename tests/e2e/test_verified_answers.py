@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from answers.models import Answer
+from tests.e2e.answer_body import fill_answer_body
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +54,7 @@ def test_staff_write_watch_progress_publish_and_a_reader_sees_the_badge(
     page.goto(live_server.url + "/admin/kb/question/add/")
     page.get_by_label("Title:").fill("How many parameters does a convolution have?")
     page.get_by_label("Summary:").fill("Counted by a real run.")
-    page.locator("#id_answer-0-body").fill(CELLS)
+    fill_answer_body(page, CELLS)
     page.get_by_role("button", name="Save and continue editing").click()
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     progress = page.locator(".kb-run-progress")
@@ -103,11 +104,11 @@ def test_a_failing_revision_leaves_the_readers_page_unchanged(staff_page, live_s
     page.goto(live_server.url + "/admin/kb/question/add/")
     page.get_by_label("Title:").fill("Stable answer")
     page.get_by_label("Status:").select_option("published")
-    page.locator("#id_answer-0-body").fill(CELLS)
+    fill_answer_body(page, CELLS)
     page.get_by_role("button", name="Save and continue editing").click()
     expect(page.locator(".kb-run-progress__label")).to_contain_text("Verified", timeout=60_000)
 
-    page.locator("#id_answer-0-body").fill(CELLS.replace("kernel_size=3", "kernel_size=5"))
+    fill_answer_body(page, CELLS.replace("kernel_size=3", "kernel_size=5"))
     page.get_by_role("button", name="Save and continue editing").click()
     expect(page.locator(".kb-run-progress__label")).to_contain_text("Failed", timeout=60_000)
     expect(page.locator(".kb-run-progress li").first).to_contain_text("Output differs")
