@@ -146,6 +146,9 @@ def try_start(*, answer: Answer, cell_number: int, code: str | None, client: str
             status=503,
             retry_after_s=30,
         ) from down
+    except ValueError as refused:
+        # The engine's own checks of the code (size in bytes, characters): its sentence is for the reader.
+        raise TryRefused(str(refused), status=400) from refused
     record = {
         "owner": owner,
         "client": client,
