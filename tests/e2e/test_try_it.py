@@ -38,8 +38,14 @@ base * 2
 
 @pytest.fixture(scope="module")
 def try_worker(django_db_setup, broker):
+    # The session's broker, as the cpu worker got it: an earlier module may have left
+    # settings.CELERY_BROKER_URL pointing at a private broker it has since stopped.
+    where = broker.connection_pool.connection_kwargs
     worker = WorkerProcess(
-        "try-e2e", queues="try", RUNNER_SANDBOX_UID_BASE=str(settings.RUNNER_SANDBOX_UID_BASE + 50)
+        "try-e2e",
+        queues="try",
+        RUNNER_SANDBOX_UID_BASE=str(settings.RUNNER_SANDBOX_UID_BASE + 50),
+        CELERY_BROKER_URL=f"redis://{where['host']}:{where['port']}/{where.get('db', 0)}",
     )
     try:
         worker.wait_ready()

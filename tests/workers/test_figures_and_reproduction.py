@@ -15,6 +15,7 @@ from answers.models import Answer, FigureApproval
 from answers.services import answer_save
 from kb.models import Question
 from kb.services import question_publish
+from tests.support.article_html import article_html
 from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -53,9 +54,6 @@ def _finished(slug, run_id=None):
     return answer
 
 
-def _article(client, slug) -> str:
-    html = client.get(f"/questions/{slug}/").content.decode()
-    return html[html.index('<article class="prose article"') : html.index('<section class="run-again"')]
 
 
 def _publish(slug, body):
@@ -80,7 +78,7 @@ def test_approve_a_figure_break_it_with_an_edit_see_the_diff_and_approve_again(
     assert run.status == "verified" and run.twice and run.sandbox.get("runs") == 2
     cell = run.results.get()
     assert cell.checks["reproduction"]["reproduced"] is True and cell.checks["figures"] == []
-    page = _article(client, "plot")
+    page = article_html(client, "plot")
     assert "reproduced 2/2" in page and "matches the approved figure" not in page  # unapproved
 
     # Staff who may only view questions cannot approve: 403.
@@ -104,7 +102,7 @@ def test_approve_a_figure_break_it_with_an_edit_see_the_diff_and_approve_again(
     approved = wait_for(lambda: _finished("plot", run.pk), timeout=120)
     assert approved.run.status == "verified", list(approved.run.results.values("status", "error"))
     assert approved.run.results.get().checks["figures"][0]["match"] is True
-    page = _article(client, "plot")
+    page = article_html(client, "plot")
     assert "Figure 1 matches the approved figure" in page
     assert "figures: 1 of 1 approved, all match" in page
 
@@ -114,7 +112,7 @@ def test_approve_a_figure_break_it_with_an_edit_see_the_diff_and_approve_again(
     result = broken.run.results.get()
     assert broken.run.status == "failed" and result.status == "figure_mismatch"
     assert "figure 1 differs from the approved figure" in result.error
-    assert _article(client, "plot") == page  # readers keep the verified revision
+    assert article_html(client, "plot") == page  # readers keep the verified revision
     review = admin.get(f"/admin/kb/question/{broken.question_id}/figures/").content.decode()
     assert 'class="kb-approved"' in review and 'class="kb-new"' in review and 'class="kb-diff"' in review
     assert "Figure differs from the approved one" in review
@@ -125,7 +123,7 @@ def test_approve_a_figure_break_it_with_an_edit_see_the_diff_and_approve_again(
     fixed = wait_for(lambda: _finished("plot", broken.run_id), timeout=120)
     assert fixed.run.status == "verified"
     assert FigureApproval.objects.filter(question=fixed.question).count() == 2
-    page = _article(client, "plot")
+    page = article_html(client, "plot")
     assert "Figure 1 matches the approved figure" in page
     history = admin.get(f"/admin/kb/question/{fixed.question_id}/figures/").content.decode()
     assert history.count("<td>admin (run #") == 2  # both approvals in the history
@@ -165,7 +163,7 @@ def test_a_cell_using_the_clock_or_an_unseeded_random_is_caught_as_nondeterminis
     answer_save(question=answer.question, body=marked)
     allowed = wait_for(lambda: _finished("clock", answer.run_id), timeout=120)
     assert allowed.run.status == "verified"
-    page = _article(client, "clock")
+    page = article_html(client, "clock")
     assert page.count("nondeterministic: its output may differ between runs") == 2
 
 
@@ -229,6 +227,6 @@ def test_a_reader_sees_the_title_the_cell_gave_its_figure_in_the_alt_text_and_ca
     assert answer.run.status == "verified"
     stored = answer.run.results.get().figures.values_list("title", flat=True)
     assert list(stored) == ["Two (Waves <sin & cos>)"]
-    html = _article(client, "titled")
+    html = article_html(client, "titled")
     assert 'alt="Figure 1 drawn by cell 1: Two (Waves &lt;sin &amp; cos&gt;)"' in html
     assert "<figcaption>Figure 1 of cell 1: Two (Waves &lt;sin &amp; cos&gt;) ·" in html

@@ -11,6 +11,7 @@ from answers.services import answer_save
 from kb.models import Question
 from kb.services import question_publish
 from runner.models import RunCell
+from tests.support.article_html import article_html
 from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -146,9 +147,6 @@ def _published(slug, body) -> Answer:
     return wait_for(finished, timeout=240)
 
 
-def _article(client, slug) -> str:
-    html = client.get(f"/questions/{slug}/").content.decode()
-    return html[html.index('<article class="prose article"') : html.index('<section class="run-again"')]
 
 
 def test_notebook_idioms_run_as_in_jupyter_and_rich_outputs_reach_the_page_sanitised(client, cpu_worker):
@@ -171,7 +169,7 @@ def test_notebook_idioms_run_as_in_jupyter_and_rich_outputs_reach_the_page_sanit
     assert cells[6].figures.count() == 1 and cells[6].displays[0]["kind"] == "image/svg+xml"
     assert cells[7].output.rstrip().endswith(" True")
 
-    article = _article(client, "notebook-idioms")
+    article = article_html(client, "notebook-idioms")
     # What the cells showed, without their code (which quotes the hostile HTML, escaped).
     shown = re.sub(r'<div class="highlight cell__code">.*?</code></pre></div>', "", article, flags=re.S)
     assert "alert(" in article and "alert(" not in shown.split("data:image/svg+xml")[0]

@@ -15,6 +15,7 @@ from kb.services import question_publish
 from runner.engine.fingerprint import execution_key
 from runner.engine.specs import cells_from_json
 from runner.models import Run
+from tests.support.article_html import article_html
 from tests.support.workers import SANDBOX_DATA_DIR, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -39,10 +40,6 @@ ax.bar(["a", "b"], [1, 2])
 BAD = GOOD.replace("torch.ones(3).sum()", "torch.ones(4).sum()")
 
 
-def _article(client, slug) -> str:
-    """The answer as readers see it (without the per-request CSRF token of the form below it)."""
-    html = client.get(f"/questions/{slug}/").content.decode()
-    return html[html.index('<article class="prose article"') : html.index('<section class="run-again"')]
 
 
 def _answer(slug):
@@ -64,13 +61,13 @@ def _publish(slug, body=GOOD, **fields):
 def test_failing_revision_does_not_replace_what_readers_see(client, cpu_worker, django_user_model):
     answer = _publish("rule")
     assert answer.published_verified and answer.run.status == "verified"
-    page = _article(client, "rule")
+    page = article_html(client, "rule")
     assert "tensor(3.)" in page and "<strong>Verified</strong>" in page
 
     answer_save(question=answer.question, body=BAD)
     failed = wait_for(lambda: _verified("rule") if _answer("rule").run.status == "failed" else None)
     assert failed.run.status == "failed" and failed.published_revision.number == 1
-    assert _article(client, "rule") == page  # unchanged for readers
+    assert article_html(client, "rule") == page  # unchanged for readers
 
     staff = django_user_model.objects.create_superuser("staff", "s@example.com", "pw-Staff-123")
     client.force_login(staff)
@@ -156,12 +153,12 @@ def test_reverification_that_fails_keeps_the_page_and_emails_staff(
             answer.run.cells_done,
             list(answer.run.results.values("status", "output", "error")),
         )
-        page = _article(client, "drifts")
+        page = article_html(client, "drifts")
         flag.write_text("changed")
         assert answers_reverify_published(force=True) == 1
         failed = wait_for(lambda: _answer("drifts").stopped_passing_at and _answer("drifts"), timeout=60)
         assert failed.run.status == "failed" and failed.published_verified
-        assert _article(client, "drifts") == page
+        assert article_html(client, "drifts") == page
         message = wait_for(lambda: smtp_inbox.messages and smtp_inbox.messages[0], timeout=30)
         assert message["To"] == "editor@example.com"
         assert message["Subject"] == "Answer stopped passing: Question drifts"

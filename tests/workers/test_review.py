@@ -13,6 +13,7 @@ from answers.models import Answer, ReviewEvent
 from answers.services import answer_save
 from kb.models import Question
 from kb.services import question_publish
+from tests.support.article_html import article_html
 from tests.support.reviewers import reviewers_group
 from tests.support.workers import wait_for
 
@@ -35,9 +36,6 @@ V2 = V1.replace("Ones add up.", "Four ones add up.").replace("ones(3)", "ones(4)
 V3 = V2.replace("Four ones add up.", "Four ones add up to four.")
 
 
-def _article(client, slug) -> str:
-    html = client.get(f"/questions/{slug}/").content.decode()
-    return html[html.index('<article class="prose article"') : html.index('<section class="run-again"')]
 
 
 def _finished(question_id):
@@ -68,18 +66,18 @@ def test_request_changes_edit_resubmit_approve_with_real_runs(client, cpu_worker
     answer_save(question=question, body=V1)  # a command's save: approved as before review existed
     question_publish(question=question)
     wait_for(lambda: _finished(question.pk), timeout=90)
-    published = _article(client, "summing-ones")
+    published = article_html(client, "summing-ones")
     assert "sum = 3" in published and "<strong>Verified</strong>" in published
 
     answer_save(question=question, body=V2, by=author)
     answer = wait_for(lambda: _finished(question.pk), timeout=90)
     assert answer.run.status == "verified" and answer.published_revision.number == 1
-    assert _article(client, "summing-ones") == published  # verified, yet not approved: unchanged
+    assert article_html(client, "summing-ones") == published  # verified, yet not approved: unchanged
 
     review_url = f"/admin/kb/question/{question.pk}/review/"
     client.force_login(author)
     client.post(review_url + "submit/", {"comment": "Four instead of three."})
-    assert _article(client, "summing-ones") == published
+    assert article_html(client, "summing-ones") == published
 
     client.force_login(reviewer)
     page = client.get(review_url).content.decode()
@@ -109,7 +107,7 @@ def test_request_changes_edit_resubmit_approve_with_real_runs(client, cpu_worker
     answer_save(question=question, body=V3, by=author)  # prose only: the run is reused
     answer = wait_for(lambda: _finished(question.pk), timeout=90)
     client.post(review_url + "submit/")
-    assert _article(client, "summing-ones") == published
+    assert article_html(client, "summing-ones") == published
 
     client.force_login(reviewer)
     page = client.get(review_url).content.decode()
@@ -117,7 +115,7 @@ def test_request_changes_edit_resubmit_approve_with_real_runs(client, cpu_worker
     client.post(review_url + "approve/", {"revision": "3", "comment": "Good."})
     answer = Answer.objects.get(question=question)
     assert answer.published_revision.number == 3
-    now = _article(client, "summing-ones")
+    now = article_html(client, "summing-ones")
     assert (
         "sum = 4" in now
         and "sum = 3" not in now
