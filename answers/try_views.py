@@ -123,21 +123,18 @@ def _see_other(url: str) -> HttpResponse:
     return response
 
 
-def _result_or_404(request: HttpRequest, token: str) -> dict:
+def _result_for(request: HttpRequest, token: str) -> dict | None:
+    """This browser's run, or None (unknown, expired, another browser's, or no store)."""
     try:
-        view = try_runs.try_result(token=token, owner=_owner(request))
+        return try_runs.try_result(token=token, owner=_owner(request))
     except TryNotConfigured:
-        view = None
-    if view is None:
-        raise Http404("No such run for this browser.")
-    return view
+        return None
 
 
 @require_safe
 def try_result(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        view = _result_or_404(request, token)
-    except Http404:
+    view = _result_for(request, token)
+    if view is None:
         return _refused(
             request,
             message="There is no such run for this browser: results are shown only to the browser "
@@ -155,9 +152,8 @@ def try_result(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_safe
 def try_status(request: HttpRequest, token: str) -> JsonResponse:
-    try:
-        view = _result_or_404(request, token)
-    except Http404:
+    view = _result_for(request, token)
+    if view is None:
         return _no_store(
             JsonResponse(
                 {"error": "There is no such run for this browser.", "state": "unknown", "done": True},
