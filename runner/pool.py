@@ -56,8 +56,11 @@ def second_fork_server() -> ForkServer:
         return _second
 
 
-def warm_start() -> None:
-    """Start both fork servers in the background, so the pool process reports up at once.
+def warm_start(*, second: bool = True) -> None:
+    """Start the fork servers in the background, so the pool process reports up at once.
+
+    ``second`` is False on a worker that takes no verification run (the try-it worker): the
+    second server serves only a new revision's second run, and costs a preloaded interpreter.
 
     Importing torch takes ~3.7 s per server here (7 s for two), above Celery's 4 s
     worker_proc_alive_timeout: started in worker_process_init, every pool start timed out and
@@ -68,7 +71,8 @@ def warm_start() -> None:
     def warm() -> None:
         try:
             fork_server()
-            second_fork_server()
+            if second:
+                second_fork_server()
         except Exception:  # the first job starts them again, and reports why if it cannot
             logger.exception("could not start the fork servers ahead of the first job")
         threading.Event().wait()

@@ -15,6 +15,7 @@ from celery.signals import (
     worker_ready,
     worker_shutdown,
 )
+from django.conf import settings
 from django.db import close_old_connections
 
 from config.observability import context as log_context
@@ -124,7 +125,17 @@ def _stop_heartbeat(**kwargs):
 def _warm_fork_server(**kwargs):
     # Start the fork servers (libraries imported once) before the first job arrives, in the
     # background: this signal runs before the pool process reports up (issue 21 item 6).
-    pool.warm_start()
+    pool.warm_start(second=_takes_verification_runs())
+
+
+def _takes_verification_runs() -> bool:
+    """Whether this pool process's worker consumes any queue but try-it's: only verification
+    runs use the second fork server. The queues chosen with -Q were selected in the worker's
+    main process before the pool forked, so the pool process sees the same selection."""
+    from celery import current_app
+
+    queues = set(current_app.amqp.queues.consume_from or current_app.amqp.queues)
+    return queues != {settings.TRYIT_QUEUE}
 
 
 @worker_process_shutdown.connect

@@ -1,5 +1,6 @@
 """Try-it runs end to end: runner.tryit's API, a real worker on the `try` queue, real Redis."""
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -183,3 +184,34 @@ def test_a_broker_that_is_down_is_unavailable_and_gives_the_slot_back(own_broker
     with pytest.raises(tryit.TryUnavailable, match="queue"):
         tryit.start_try_run(prefix=[], cell=cell("1"))
     assert store().in_flight() == before
+
+
+def _children(pid: int) -> list[int]:
+    """The children of every thread of ``pid`` (the fork servers are started from a thread)."""
+    children = []
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{thread}/children") as listing:
+            children += [int(child) for child in listing.read().split()]
+    return children
+
+
+def _fork_servers_under(pid: int) -> int:
+    count = 0
+    for child in _children(pid):
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as cmdline:
+                is_server = b"runner.engine.forkserver" in cmdline.read()
+        except FileNotFoundError:  # a process that ended meanwhile
+            continue
+        count += is_server
+    return count
+
+
+def test_the_try_worker_keeps_one_fork_server_per_pool_process(try_worker):
+    # The second fork server serves only the second run of a new revision; a worker that takes
+    # nothing but try-it runs would hold a preloaded interpreter for nothing.
+    assert finished(tryit.start_try_run(prefix=[], cell=cell("print(1)")))["status"] == "ran"
+    pool_processes = _children(try_worker.process.pid)
+    assert pool_processes, "the worker has no pool process"
+    time.sleep(10)  # the old warm start began the second server right after the first one
+    assert [_fork_servers_under(pid) for pid in pool_processes] == [1] * len(pool_processes)
