@@ -46,6 +46,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -61,6 +62,9 @@ ROOT = Path(__file__).resolve().parent.parent
 THIS = Path(__file__).resolve()
 # Overridable so that two people on one machine (or a baseline worktree) do not share them.
 DB_NAME = os.environ.get("KB_BENCH_E2E_DB", "kb_bench_e2e")
+# The name goes into CREATE/DROP DATABASE and LISTEN/pg_notify as an identifier: only a plain one.
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DB_NAME):
+    raise SystemExit(f"KB_BENCH_E2E_DB={DB_NAME!r}: lower-case letters, digits and _ only")
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 DATABASE_URL = f"{PG_SERVER}/{DB_NAME}"
 # Not the tests' 14/15, nor article_throughput's 13.
