@@ -57,6 +57,7 @@ def test_admin_pages_report_no_csp_violation(watched_page, live_server, flagship
         "/admin/kb/question/",
         f"/admin/kb/question/{flagship.pk}/preview/",
         f"/admin/kb/question/{flagship.pk}/review/",
+        f"/admin/kb/question/{flagship.pk}/figures/",
         "/admin/kb/question/import-notebook/",
         "/admin/analytics/articleviewday/",
         "/admin/demo_requests/demorequest/",
