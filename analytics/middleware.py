@@ -44,7 +44,7 @@ class ArticleViewMiddleware:
         match = request.resolver_match
         if (
             request.method == "GET"
-            # 304: the reader's browser shows the page it has, revalidated (issue 9): still a view.
+            # 304: the reader's browser shows the page it has, revalidated: still a view.
             and response.status_code in (200, 304)
             and match is not None
             and match.view_name == ARTICLE_VIEW

@@ -43,8 +43,8 @@ ANSWER_HELP = (
 
 
 class AnswerBodyForm(forms.ModelForm):
-    """The Markdown, refused here when it is over the caps of answers/limits.py (issue 21 item
-    11), so the author gets a form error with their text kept instead of a slow save."""
+    """The Markdown, refused here when it is over the caps of answers/limits.py, so the
+    author gets a form error with their text kept instead of a slow save."""
 
     class Meta:
         model = Answer
@@ -166,7 +166,7 @@ class VerificationFilter(admin.SimpleListFilter):
         return [
             ("verified", "Verified"),
             ("failed", "Failed"),
-            # Issue 21: the infrastructure failed the run, not the answer (never "stopped passing").
+            # The infrastructure failed the run, not the answer (never "stopped passing").
             ("fault", "Infrastructure fault"),
             ("pending", "Queued or running"),
             ("stopped_passing", "Stopped passing"),
@@ -322,7 +322,7 @@ class AnswerAdminMixin:
                 site.admin_view(self.import_notebook_view),
                 name="kb_question_import_notebook",
             ),
-            *figure_urls(self),  # issue 12: approve figures, review mismatches
+            *figure_urls(self),  # approve figures, review mismatches
             *notebook_review_urls(self),  # an imported notebook's cells against their stored outputs
             *editor_urls(self),  # the answer editor's problems and live preview
         ]
@@ -332,7 +332,7 @@ class AnswerAdminMixin:
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def run_status_view(self, request, pk: int):
-        # Cell outputs of a draft: only for staff who may view questions (issue 8 item 5).
+        # Cell outputs of a draft: only for staff who may view questions.
         if not self.has_view_permission(request):
             raise PermissionDenied
         answer = get_object_or_404(Answer.objects.select_related("run"), question_id=pk)
@@ -371,7 +371,7 @@ class AnswerAdminMixin:
         )
 
     def import_notebook_view(self, request):
-        # It creates a question and an answer whose cells run (issue 8 item 5).
+        # It creates a question and an answer whose cells run.
         if not (self.has_add_permission(request) and request.user.has_perm("answers.change_answer")):
             raise PermissionDenied
         form = NotebookUploadForm(request.POST or None, request.FILES or None)
@@ -381,7 +381,7 @@ class AnswerAdminMixin:
             try:
                 with transaction.atomic():  # never a question without its answer
                     question = Question.objects.create(title=title, slug=slug, author=request.user)
-                    # Issue 12: approved figures travel in the notebook's cell metadata.
+                    # Approved figures travel in the notebook's cell metadata.
                     approvals_sync_from_files(question=question, files=form.approved_figures, by=request.user)
                     data_files_set(question=question, files=form.cleaned_data["data_files"], by=request.user)
                     answer_save(question=question, body=form.parsed[1], by=request.user)

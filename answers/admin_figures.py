@@ -1,4 +1,4 @@
-"""Admin pages for issue 12: approve figures, see a figure mismatch or a nondeterministic cell.
+"""Admin pages for approved figures: approve figures, see a figure mismatch or a nondeterministic cell.
 
 GET  /admin/kb/question/<pk>/figures/          approved, new and difference images side by side
 POST /admin/kb/question/<pk>/figures/approve/  approve one figure of the current run (CSRF, and

@@ -1,7 +1,7 @@
 """Heading ids for the table of contents and section permalinks.
 
 Python-Markdown's default slugify drops every non-ASCII character, so "The learnable γ and β"
-became ``#the-learnable-and`` (issue 11, item 13). Greek letters, which these articles use for
+became ``#the-learnable-and``. Greek letters, which these articles use for
 parameters, are spelled out (γ -> gamma) so links stay readable when pasted as ASCII; any other
 letter (é, ü, 中) is kept as the Unicode letter it is. The toc extension makes repeated ids
 unique (``-1``, ``-2``).

@@ -1,4 +1,4 @@
-"""Approved figures (issue 12): staff approve a cell's figure; later runs are compared with it.
+"""Approved figures: staff approve a cell's figure; later runs are compared with it.
 
 An approval is a row that is never edited: approving again adds a row (history kept), and
 the newest row per (question, cell, figure) is the current one. The run request carries the

@@ -52,8 +52,8 @@ class CellOptions:
     raises: str | None = None
     tol: float | None = None
     hide: bool = False
-    figtol: float | None = None  # issue 12: tolerance of the figure comparison (None: default)
-    nondeterministic: bool = False  # issue 12: two runs may differ; only `expected` is checked
+    figtol: float | None = None  # tolerance of the figure comparison (None: default)
+    nondeterministic: bool = False  # two runs may differ; only `expected` is checked
     # "fixed": random, NumPy and torch are seeded with 0 right before this cell in both runs of
     # the double run (the second run otherwise starts from other seeds, to catch unseeded draws).
     seed: str | None = None

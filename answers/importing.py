@@ -43,7 +43,7 @@ class Article:
 
 
 def summary_fit(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
-    """A summary that fits ``limit`` characters without being cut mid-sentence (issue 11, item 5):
+    """A summary that fits ``limit`` characters without being cut mid-sentence:
     whole sentences if those kept are at least half the limit, else whole words and an ellipsis."""
     text = " ".join(text.split())
     if len(text) <= limit:
@@ -154,7 +154,7 @@ def articles_import(*, directory: Path, by=None) -> ImportReport:
     for article in articles:
         report.warnings += article.warnings
         question = Question.objects.filter(slug=article.slug).first()
-        # Issue 12: approved figures live beside the file, content/figures/<slug>/cell-1-fig-1.png
+        # Approved figures live beside the file, content/figures/<slug>/cell-1-fig-1.png
         figures = read_approved_files(figures_dir(article.path, article.slug))
         if question is not None and _question_matches(question, article):
             new_files = data_files_set(question=question, files=article.files, by=by)

@@ -1,12 +1,12 @@
 """How big one answer may be: the caps every way in applies (the admin, the notebook import,
 `import_articles`, answer_save), documented in docs/authoring.md ("Limits").
 
-Issue 21 item 11: a 4.4 MB notebook of 45,000 cells was accepted in one 42 s request, close to
+Without caps, a 4.4 MB notebook of 45,000 cells was accepted in one 42 s request, close to
 gunicorn's 60 s. Saving an answer parses and renders it in the request, and rendering costs
 about 0.4 ms per fenced block plus, for python-markdown's inline parser, more than linear time
 in a long paragraph (measured: 512 KiB of inline code spans in one paragraph 13 s, 1 MiB 72 s).
 The caps keep every real answer well inside: the seeded articles have at most 16 cells and
-28 KB, real notebooks (issue 17: 33 notebooks, 1,198 code cells) about 100 cells at most.
+28 KB, real notebooks (33 notebooks, 1,198 code cells) about 100 cells at most.
 Pure: no Django, so the Markdown checks and their tests need no database.
 """
 

@@ -22,7 +22,7 @@ def _published_answers():
 
 
 def _reference_run(answer: Answer):
-    """The verified run readers see, when the answer still has the same body (issue 12): a
+    """The verified run readers see, when the answer still has the same body: a
     re-run must then reproduce its outputs, so drift shows as "stopped passing"."""
     published = answer.published_revision
     run = answer.published_run
@@ -90,7 +90,7 @@ def staff_notify_stopped_passing(*, answer_id: int) -> None:
 
 
 def _failure_text(index: int, cell: dict, result: dict) -> str:
-    """Which cell and how (issue 12): the status, why, and the exact difference if any."""
+    """Which cell and how: the status, why, and the exact difference if any."""
     lines = [f"  cell {index + 1} (line {cell['line']}): {result['status_label']}"]
     if result.get("error"):
         lines += [f"    {line}" for line in result["error"].strip().splitlines()[-12:]]

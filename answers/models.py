@@ -114,7 +114,7 @@ def approved_figure_path(instance: "FigureApproval", filename: str) -> str:
 
 
 class FigureApproval(models.Model):
-    """Staff approved this image for figure `position` of cell `cell_index` (issue 12).
+    """Staff approved this image for figure `position` of cell `cell_index`.
 
     Never edited: approving again adds a row, so the history stays; the newest row for a
     (question, cell, figure) is the one later runs are compared with. Keyed by question rather

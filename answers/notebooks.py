@@ -40,7 +40,7 @@ def _cell_outputs(result: dict | None, figures_png: list[bytes]) -> list:
 
 
 def _reproducibility(cell, result: dict | None) -> dict:
-    """Issue 12: the marks readers see, as cell metadata (kb.reproducibility)."""
+    """The marks readers see, as cell metadata (kb.reproducibility)."""
     checks = (result or {}).get("checks") or {}
     reproduction = checks.get("reproduction")
     return {
@@ -81,7 +81,7 @@ def answer_to_notebook(
             "options": cell.options.as_dict(),
             "expected": cell.expected,
             "reproducibility": _reproducibility(cell, results.get(cell.index)),
-            # The approved images themselves, so an import carries the approvals (issue 12).
+            # The approved images themselves, so an import carries the approvals.
             "approved_figures": [
                 {"position": position, "image/png": base64.b64encode(png).decode()}
                 for (index, position), png in sorted((approved or {}).items())

@@ -110,7 +110,7 @@ def sanitize(fragment: str) -> str:
 # Tokens that the syntax colours (static/css/site.css) draw in the code's own colour: a span
 # around each (a `<span class="p">(</span>` per bracket) changes nothing on screen but made up
 # a third of the flagship's HTML (17 KB of 56 KB), which cost a point of Lighthouse's mobile performance
-# score through first paint on a slow connection (issue 11). They are written as plain text.
+# score through first paint on a slow connection. They are written as plain text.
 _PLAIN_TOKENS = frozenset(
     {
         Name,
@@ -168,7 +168,7 @@ def _output_parts(cell: Cell, result: dict | None) -> list[dict]:
 
 
 def cell_figures(cell: Cell, result: dict | None) -> list[dict]:
-    """Each figure of the cell's result with its alt text and caption (issue 11).
+    """Each figure of the cell's result with its alt text and caption.
 
     The author's `alt=` and `caption=` win; otherwise both name the cell and the figure's own
     title ("Figure 1 drawn by cell 3: Training loss"), or only the cell when the figure has no

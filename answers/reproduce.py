@@ -32,7 +32,7 @@ class ReproduceRefused(Exception):
 
 def _limits_lock() -> None:
     """Serialise the limit checks and the creation of runs-again, so concurrent posts cannot
-    all pass the counts before any of them is saved (issue 8 item 7). PostgreSQL: a
+    all pass the counts before any of them is saved. PostgreSQL: a
     transaction-scoped advisory lock; SQLite (one machine) already serialises writing
     transactions (transaction_mode IMMEDIATE in config/settings.py)."""
     if connection.vendor == "postgresql":

@@ -31,7 +31,7 @@ def _request_run(
 ):
     if not parsed.cells or parsed.errors:
         return None
-    # Issue 12: each cell carries its approved figures; a new revision runs twice; a
+    # Each cell carries its approved figures; a new revision runs twice; a
     # re-verification carries the verified run's outputs to compare with.
     cells = with_approvals([cell_to_json(c) for c in parsed.cells], question=question)
     if reference is not None:
@@ -69,7 +69,7 @@ def _publish_if_ready(answer: Answer, *, text: str | None = None) -> None:
     """Show the current revision to readers if it verified, or if staff chose to override.
 
     A revision that fails leaves the last verified one in place, and so does search: only the
-    published revision's text is indexed (issue 8 item 6). `text` is the plain text of the
+    published revision's text is indexed. `text` is the plain text of the
     current revision when the caller has just rendered it.
     """
     latest = _latest_revision(answer)
@@ -163,7 +163,7 @@ def answer_refresh(*, answer: Answer) -> None:
     answer.rendered_html, answer.toc_html = rendered.html, rendered.toc_html
     answer.save(update_fields=["rendered_html", "toc_html"])
     run = answer.run
-    # Only a run that failed on its cells: an infrastructure fault ("fault", issue 21) says
+    # Only a run that failed on its cells: an infrastructure fault ("fault") says
     # nothing about the answer, so it never counts as the answer having stopped passing.
     if run is not None and run.status == "failed" and _republishing(answer):
         answer.stopped_passing_at = answer.stopped_passing_at or timezone.now()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Throughput of the article page against a hello-world Django view (issue 2).
+"""Throughput of the article page against a hello-world Django view.
 
 Run from the repository root:
 
@@ -58,7 +58,7 @@ BENCH_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 ARTICLE_SLUG = "deep-learning-vs-cnn"
 ARTICLE_PATH = f"/questions/{ARTICLE_SLUG}/"
 HELLO_PATH = "/bench/hello/"
-ROBOTS_PATH = "/robots.txt"  # issue 9's baseline: a real, trivial view of the site
+ROBOTS_PATH = "/robots.txt"  # the baseline: a real, trivial view of the site
 HOST = "127.0.0.1"
 DISTURBED_CORES = 0.15  # other processes' average load above which a round is marked
 
@@ -604,7 +604,7 @@ def main() -> None:
         if args.head:
             SRC = snapshot_head(tmp / "src")
         title, headings = article_source()
-        log("Article page throughput (issue 2)")
+        log("Article page throughput")
         log(f"  date         {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
         log(f"  source       {source}")
         log(f"  machine      nproc={machine['nproc']}, {machine['cpu_model']}, Linux {machine['kernel']}")
@@ -757,7 +757,7 @@ def main() -> None:
         ratio = med["article"]["rps"] / med["hello"]["rps"]
         log(f"    ratio article/hello: {ratio:.3f} (article page costs {1 / ratio:.1f}x a hello-world view)")
         robots_ratio = med["article"]["rps"] / med["robots"]["rps"]
-        log(f"    ratio article/robots.txt: {robots_ratio:.3f} (issue 9's goal: >= 0.70)")
+        log(f"    ratio article/robots.txt: {robots_ratio:.3f} (goal: >= 0.70)")
         quiet = {
             name: [r["rps"] for r in runs if r["other_cores"] <= DISTURBED_CORES]
             for name, runs in every_run.items()

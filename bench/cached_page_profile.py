@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Where a cached article's time goes, in-process, against /robots.txt (issue 9).
+"""Where a cached article's time goes, in-process, against /robots.txt.
 
     .venv/bin/python bench/cached_page_profile.py              # timings only
     .venv/bin/python bench/cached_page_profile.py --profile    # and cProfile's top functions

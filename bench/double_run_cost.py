@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""What running a new revision twice costs (issue 12): time from save to verified for the
+"""What running a new revision twice costs: time from save to verified for the
 seeded articles in content/, with the second, independent run and without it.
 
 Run from the repository root:

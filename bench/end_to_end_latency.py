@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""End-to-end latency of a trivial torch cell through a real Celery worker (issue 3).
+"""End-to-end latency of a trivial torch cell through a real Celery worker.
 
 Run from the repository root:
 

@@ -78,7 +78,7 @@ def main() -> None:
     env = shared.bench_env(tmp)
     env["DATABASE_URL"] = f"{shared.PG_SERVER}/{DB_NAME}"
     shared.log(
-        f"kb scaling (issue 9): {os.getloadavg()[0]:.2f} load average at the start, nproc {os.cpu_count()}"
+        f"kb scaling: {os.getloadavg()[0]:.2f} load average at the start, nproc {os.cpu_count()}"
     )
     try:
         shared.fresh_database(env)

@@ -67,7 +67,7 @@ class TreeForkServer(ForkServer):
 
 
 # Limits every tree since the bench was written understands; newer ones are left at their
-# defaults when a baseline runs (issue 21 added traceback_bytes).
+# defaults when a baseline runs (traceback_bytes came later).
 BASELINE_LIMIT_NAMES = (
     "answer_timeout_s", "setup_timeout_s", "memory_bytes", "cpu_s", "processes", "file_bytes",
     "open_files", "tmp_bytes", "tmp_inodes", "output_bytes", "repr_bytes", "figures_per_cell",

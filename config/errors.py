@@ -1,7 +1,7 @@
 """The error pages readers get when a request fails on our side.
 
 A database that is briefly away (a restart, a failover) is not a bug of the page: readers get
-a 503 with Retry-After instead of the 500 page (issue 21 item 7), while cached pages keep being
+a 503 with Retry-After instead of the 500 page, while cached pages keep being
 served from the page cache, which never reaches the database. It is the 500 handler so that it
 covers a failure anywhere in the request, middleware included (sessions, authentication), and
 not only in views.

@@ -1,5 +1,5 @@
 """The one script a page carries inline: static/js/theme.js, which applies the reader's light
-or dark choice before the first paint (issue 11).
+or dark choice before the first paint.
 
 It must run before the page is drawn, so as a file it was a render-blocking request of its own
 next to the stylesheet: on Lighthouse's slow-4G mobile profile that second request opened a

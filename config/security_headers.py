@@ -1,4 +1,4 @@
-"""Content-Security-Policy and Permissions-Policy on every response (issue 8 item 8).
+"""Content-Security-Policy and Permissions-Policy on every response.
 
 The policy has no 'unsafe-inline': templates load their scripts and styles from static files.
 The admin gets the same policy: Django's own admin templates (5.2) carry no inline script,

@@ -51,7 +51,7 @@ else:
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or [required("DJANGO_ALLOWED_HOSTS")]
 
 SITE_NAME = "Verified Data Science"
-# Canonical URLs, the sitemap and robots.txt point here: required in production (issue 8).
+# Canonical URLs, the sitemap and robots.txt point here: required in production.
 SITE_URL = (env("SITE_URL", "http://127.0.0.1:8000") if DEBUG else required("SITE_URL")).rstrip("/")
 
 INSTALLED_APPS = [
@@ -74,10 +74,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outside XFrameOptionsMiddleware, so it sees which pages may be framed (issue 8 item 8);
+    # Outside XFrameOptionsMiddleware, so it sees which pages may be framed;
     # first, so that the health probes' responses get the policies too.
     "config.security_headers.SecurityHeadersMiddleware",
-    # Issue 10: /healthz* and /metrics answer plain-HTTP probes inside the stack (no HTTPS
+    # /healthz* and /metrics answer plain-HTTP probes inside the stack (no HTTPS
     # redirect, any Host header); then a request id and the request metrics for everything.
     "config.health.ProbeMiddleware",
     "config.observability.middleware.RequestObservabilityMiddleware",
@@ -89,7 +89,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # request.consent first; analytics then counts only what consent allows (issue 5).
+    # request.consent first; analytics then counts only what consent allows.
     "consent.middleware.ConsentMiddleware",
     "analytics.middleware.ArticleViewMiddleware",
 ]
@@ -171,7 +171,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
-# --- Media storage (issue 10) -------------------------------------------------------------
+# --- Media storage -------------------------------------------------------------
 # MEDIA_STORAGE=filesystem (default): MEDIA_ROOT, served by nginx under /media/ in the stack.
 # MEDIA_STORAGE=s3: an S3-compatible bucket (django-storages + boto3), so workers on other
 # machines write figures every web replica links to. Figures have content-hash names and
@@ -213,7 +213,7 @@ if CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Page cache (issue 9, kb/page_cache.py): whole public pages per kind of reader. It must be
+# Page cache (kb/page_cache.py): whole public pages per kind of reader. It must be
 # shared by every process that can publish (web and Celery workers), so it lives in Redis in
 # production; the one-machine run (no Redis) keeps it in files under var/, which the runserver
 # and its worker share. PAGE_CACHE=0 turns it off (every page rendered live).
@@ -305,16 +305,16 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# - a broker blip must not kill the sandboxes that are running (issue 21 item 6): a run's
+# - a broker blip must not kill the sandboxes that are running: a run's
 #   results go to the database, not the broker, so it finishes and stores them; its late ack
 #   is lost with the connection, and the message that Redis gives back after the visibility
 #   timeout finds the run finished and does nothing (runner.services.run_start).
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # - a pool process reports up before its fork servers are ready (runner.pool.warm_start), but on
 #   a loaded machine even that start can take seconds: Celery's 4 s default killed pool starts
-#   in a loop (issue 21). Measured here: one fork server takes ~3.7 s to its hello, two ~7 s.
+#   in a loop. Measured here: one fork server takes ~3.7 s to its hello, two ~7 s.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = float(env("CELERY_WORKER_PROC_ALIVE_TIMEOUT", "60"))
-# --- Runner liveness and the stale-run sweep (issue 8, items 2 and 9) ---------------------------
+# --- Runner liveness and the stale-run sweep ---------------------------
 # Workers beat every RUNNER_HEARTBEAT_INTERVAL_S and count as live for RUNNER_WORKER_LIVE_WINDOW_S
 # after a beat; the sweep (every RUNNER_REQUEUE_INTERVAL_S on beat) re-sends runs stuck for
 # RUNNER_REQUEUE_STALE_AFTER_S. Tests set them small to see a recovery in seconds.
@@ -418,7 +418,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
-# --- Content-Security-Policy and Permissions-Policy (issue 8 item 8, config/security_headers.py) ---
+# --- Content-Security-Policy and Permissions-Policy (config/security_headers.py) ---
 # No 'unsafe-inline': every style and every script but one comes from a static file. img-src
 # allows data: URIs (inline SVG icons); media (figures) is same-origin here, MEDIA_ORIGIN adds
 # another origin when figures are served from object storage.
@@ -445,7 +445,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
-# --- Logs, metrics, errors (issue 10) -----------------------------------------------------
+# --- Logs, metrics, errors -----------------------------------------------------
 # JSON lines (time, level, logger, message, request_id, run_id) in production; plain text in
 # development unless LOG_FORMAT says otherwise.
 LOG_FORMAT = env("LOG_FORMAT", "text" if DEBUG else "json")
@@ -466,7 +466,7 @@ LOGGING = {
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # /metrics (Prometheus): reachable only inside the stack (nginx does not forward it), and a
 # scraper must send "Authorization: Bearer <METRICS_TOKEN>". Required in production: unset, the
-# page was public to anything on the stack's network (issue 21 item 12). Development may leave
+# page was public to anything on the stack's network. Development may leave
 # it empty, which serves /metrics to anyone.
 METRICS_TOKEN = env("METRICS_TOKEN", "") if DEBUG else required("METRICS_TOKEN")
 # Optional error reporting; nothing is sent unless SENTRY_DSN is set.
@@ -484,7 +484,7 @@ if SENTRY_DSN:
         send_default_pii=False,
     )
 
-# --- Cell isolation on workers (issue 10) ---------------------------------------------------
+# --- Cell isolation on workers ---------------------------------------------------
 # A worker that cannot isolate cells (namespaces, an unprivileged uid) refuses to start in
 # production (runner/isolation_policy.py). Only development may run cells unisolated, and those
 # runs never show as sandboxed on the page.

@@ -36,7 +36,7 @@ urlpatterns = [
     path("", include("kb.urls")),
 ]
 
-# A database outage is a 503 with Retry-After, not a 500 (issue 21 item 7).
+# A database outage is a 503 with Retry-After, not a 500.
 handler500 = "config.errors.server_error"
 
 if settings.DEBUG:

@@ -62,7 +62,7 @@ def time_token_check(token: str, *, now: float | None = None) -> TimeTrap:
 
 def _token_first_use(token: str, max_age: int) -> bool:
     """True the first time a token is accepted: one shown form carries one request, so a
-    replayed token cannot carry posts across rate windows (issue 8 item 8). The note lives in
+    replayed token cannot carry posts across rate windows. The note lives in
     the shared cache (Redis in production) as long as the token could be valid; `add` is atomic
     there, so two posts of one token at once accept one."""
     key = "demo-requests:token:" + hashlib.sha256(token.encode()).hexdigest()

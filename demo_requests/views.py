@@ -72,7 +72,7 @@ def demo_request(request: HttpRequest) -> HttpResponse:
         )
     except (OperationalError, InterfaceError):
         # The database is away: say so with 503 and give the visitor's text back in the form,
-        # with a token they can send again at once (issue 8 item 8).
+        # with a token they can send again at once.
         logger.exception("Database unavailable; demo request not saved, visitor asked to resend")
         return _unavailable(request)
     return redirect("demo_requests:thanks")

@@ -20,7 +20,7 @@ from .services import question_publish, question_search_refresh
 
 
 class PublicPagesAdminMixin:
-    """Staff edits here show on the very next public request (issue 9): titles, summaries,
+    """Staff edits here show on the very next public request: titles, summaries,
     tags and status appear on many cached pages (lists, tags, related questions, the feed)."""
 
     def save_related(self, request, form, formsets, change):
@@ -179,7 +179,7 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, ContentHealthAdminM
     def preview_view(self, request, pk: int):
         # The admin chrome holds a frame with the article in the site's own page: the site's
         # stylesheet never reaches the admin, and the admin's never reaches the article.
-        # The draft's text: only for staff who may view questions (issue 8 item 5).
+        # The draft's text: only for staff who may view questions.
         if not self.has_view_permission(request):
             raise PermissionDenied
         question = get_object_or_404(Question, pk=pk)
@@ -193,7 +193,7 @@ class QuestionAdmin(PublicPagesAdminMixin, AnswerAdminMixin, ContentHealthAdminM
         return render(request, "admin/kb/question/preview.html", context)
 
     def preview_frame_view(self, request, pk: int):
-        if not self.has_view_permission(request):  # a draft's text (the same check as issue 8's)
+        if not self.has_view_permission(request):  # a draft's text (the same check as for the cell outputs)
             raise PermissionDenied
         question = get_object_or_404(Question, pk=pk)
         context = {

@@ -8,7 +8,7 @@ from . import selectors
 
 class PlainTextSummaryAtomFeed(Atom1Feed):
     """Atom with `<summary type="text">`: our summaries are plain text, which Django's Atom1Feed
-    would label type="html", so a reader would render a `<` in a summary as markup (issue 8)."""
+    would label type="html", so a reader would render a `<` in a summary as markup."""
 
     def add_item_elements(self, handler, item):
         summary = item.get("description")
@@ -19,7 +19,7 @@ class PlainTextSummaryAtomFeed(Atom1Feed):
 
 class LatestQuestionsFeed(Feed):
     """Every link is absolute on SITE_URL: Django prefixes a relative one with the request's
-    Host, which would put another origin into feed readers and the page cache (issue 21 item 9)."""
+    Host, which would put another origin into feed readers and the page cache."""
 
     feed_type = PlainTextSummaryAtomFeed
 

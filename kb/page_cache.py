@@ -1,4 +1,4 @@
-"""Whole public pages, cached once per kind of reader and shared by every process (issue 9).
+"""Whole public pages, cached once per kind of reader and shared by every process.
 
 An article page costs ~10 ms of CPU to build (template, ORM, related questions), while what an
 anonymous reader gets depends on very little: the path, the host and the consent banner's

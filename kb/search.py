@@ -3,7 +3,7 @@
 Only what readers can see is searched: published questions, and the text of the answer's
 published revision (kb.services.question_reindex is called when a revision is published).
 
-It stays fast as the knowledge base grows (issue 9): a word that most articles contain would
+It stays fast as the knowledge base grows: a word that most articles contain would
 otherwise rank every match and excerpt each one. So the GIN index finds the matches and counts
 them, the newest `MAX_RANKED` of them are ranked (title above summary above body), and only the
 page shown gets excerpts. Excerpts are escaped here and only our own <mark> tags

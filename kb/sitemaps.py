@@ -2,11 +2,11 @@
 
 At 10,000 questions Django's own `get_urls` and its `sitemap.xml` template (a dict, a model
 instance, a `reverse()` and ~10 template nodes per URL, then `{% spaceless %}` over the whole
-page) took ~0.8 s for a page-cache miss, which every publish causes (issue 9). Here the items
+page) took ~0.8 s for a page-cache miss, which every publish causes. Here the items
 are (slug, lastmod) rows, each URL is one f-string, and `get_urls` returns the page's XML as
 one safe string that kb/sitemap.xml prints: the bytes are those of Django's template.
 
-Every <loc> starts with SITE_URL, never the request's Host (issue 21 item 9): Django's view
+Every <loc> starts with SITE_URL, never the request's Host: Django's view
 would build the origin from `get_current_site(request)`, so a request with another Host that
 ALLOWED_HOSTS lets through (or a proxy that forwards it) would publish, and cache, a sitemap
 pointing search engines at that origin.

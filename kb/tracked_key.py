@@ -1,4 +1,4 @@
-"""One Redis key's value, kept in this process until Redis says it changed (issue 9).
+"""One Redis key's value, kept in this process until Redis says it changed.
 
 The page cache's generation is read on every request, and the round trip to Redis was the
 largest cost of a cached page (~0.2 ms of ~0.5 ms). Redis's server-assisted client-side caching

@@ -39,7 +39,7 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Infrastructure fault")
     def infrastructure_fault(self, run: Run) -> str:
-        """Issue 21: a run the infrastructure failed (or that recovered from a fault) reads so,
+        """A run the infrastructure failed (or that recovered from a fault) reads so,
         apart from a run whose cells failed."""
         if not run.fault:
             return ""

@@ -1,4 +1,4 @@
-"""Infrastructure faults: what went wrong around a run rather than in its cells (issue 21 item 7).
+"""Infrastructure faults: what went wrong around a run rather than in its cells.
 
 A database that restarts, a media disk that fills up or a fork server that is killed says
 nothing about the answer's code, so it must never be stored as a cell's result: a database

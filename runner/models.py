@@ -17,7 +17,7 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     VERIFIED = "verified", "Verified"
     FAILED = "failed", "Failed"
-    # Issue 21: the infrastructure failed it (database, storage, fork server) on every attempt;
+    # The infrastructure failed it (database, storage, fork server) on every attempt;
     # nothing is known of its cells, so it is not a failure of the answer.
     FAULT = "fault", "Infrastructure fault"
 
@@ -31,7 +31,7 @@ class Run(models.Model):
     queue = models.CharField(max_length=10, default="cpu")
     status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED)
     forced = models.BooleanField(default=False, help_text="Requested past the cache.")
-    # Issue 12: a new revision runs twice, in two independent sandboxes, to prove it reproduces.
+    # A new revision runs twice, in two independent sandboxes, to prove it reproduces.
     twice = models.BooleanField(default=False, help_text="Ran twice to check the outputs reproduce.")
     cells_done = models.PositiveIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
@@ -40,14 +40,14 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     # Which start of that worker claimed the run: a worker restarted under the same name is
-    # another instance, so the sweep can tell its predecessor's runs are orphaned (issue 8).
+    # another instance, so the sweep can tell its predecessor's runs are orphaned.
     worker_instance = models.CharField(max_length=32, blank=True)
     # When the job reached the broker; None: never (the broker was down), so the sweep sends it.
     queued_at = models.DateTimeField(null=True, blank=True)
     fingerprint = models.JSONField(default=dict, blank=True)
     sandbox = models.JSONField(default=dict, blank=True)
     detail = models.TextField(blank=True)
-    # The last infrastructure fault that ended an attempt (issue 21), kept when a later attempt
+    # The last infrastructure fault that ended an attempt, kept when a later attempt
     # succeeds, so staff can see the run was retried and why.
     # A database default too: web or worker processes of the previous release insert runs
     # without this column while the migration applies (docs/deploy.md, Upgrading).
@@ -118,7 +118,7 @@ class RunCell(models.Model):
     error = models.TextField(blank=True)
     duration_s = models.FloatField(default=0)
     peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
-    # Issue 12, runner/checked_runs.py: {"figures": [comparison with the approved image, per figure],
+    # runner/checked_runs.py: {"figures": [comparison with the approved image, per figure],
     # "second": {"status", "output", "figures": [paths]}, "reproduced": bool} (see run_checks).
     checks = models.JSONField(default=dict, blank=True)
     # Rich outputs in order, as the cell runner formatted them ({"kind": "text/html" |
@@ -155,7 +155,7 @@ class RunFigure(models.Model):
     sha256 = models.CharField(max_length=64)
     image = models.FileField(upload_to=figure_path, max_length=200)
     # The figure's own title as the cell drew it (suptitle, panel titles), for its default alt
-    # text and caption (issue 11); "" when it has none, and for runs stored before titles were.
+    # text and caption; "" when it has none, and for runs stored before titles were.
     # A default in the database too: a worker of the previous release, still running while the
     # migration applies, inserts figures without this column (docs/deploy.md, Upgrading).
     title = models.CharField(max_length=300, blank=True, default="", db_default="")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .engine.fingerprint import environment_fingerprint
 from .engine.forkserver import ForkServer
-from .engine.twice import SECOND_HASH_SEED  # issue 12: the second of a new revision's two runs
+from .engine.twice import SECOND_HASH_SEED  # the second of a new revision's two runs
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def fork_server() -> ForkServer:
 
 
 def second_fork_server() -> ForkServer:
-    """The server of a new revision's second, independent run (issue 12); started here, not by
+    """The server of a new revision's second, independent run; started here, not by
     the run's own thread, which ends with the run and would take the server with it."""
     global _second
     with _second_lock:
@@ -64,7 +64,7 @@ def warm_start(*, second: bool = True) -> None:
 
     Importing torch takes ~3.7 s per server here (7 s for two), above Celery's 4 s
     worker_proc_alive_timeout: started in worker_process_init, every pool start timed out and
-    was killed, over and over (issue 21 item 6). A first job that arrives meanwhile waits on
+    was killed, over and over. A first job that arrives meanwhile waits on
     the lock for the server being started. The thread then stays, so the servers it spawned
     keep their parent thread (see _running)."""
 

@@ -130,7 +130,7 @@ def metrics_snapshot() -> dict:
     }
 
 
-# --- The scaling rule (issue 20): one SQL, read by KEDA and by /metrics ---------------------
+# --- The scaling rule: one SQL, read by KEDA and by /metrics ---------------------
 # Airflow's rule, on our own run table: a queue needs ceil((waiting + running) / concurrency)
 # workers. Counting `running` as well as `queued` keeps busy workers from being scaled away
 # (the broker's list is empty while every slot is busy), and `waiting_gpu` is a queued gpu run

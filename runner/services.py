@@ -80,7 +80,7 @@ def pool_fingerprint(*, queue: str) -> dict:
 
 class Superseded(Exception):
     """This attempt no longer holds its run (a later attempt took it over, or it ended): its
-    writes are refused, so a run never gets a second set of results (issue 21 item 8)."""
+    writes are refused, so a run never gets a second set of results."""
 
 
 def _enqueue(run_id: int, queue: str, attempt: int) -> None:
@@ -94,7 +94,7 @@ def _enqueue(run_id: int, queue: str, attempt: int) -> None:
         # then sent twice; run_start runs the run once whichever copy comes first.
         logger.exception("Could not queue run %s; it stays queued for the sweep", run_id)
         return
-    # The message is in the broker: the sweep leaves this run alone from now on (issue 8).
+    # The message is in the broker: the sweep leaves this run alone from now on.
     Run.objects.filter(pk=run_id).update(queued_at=timezone.now())
 
 
@@ -123,7 +123,7 @@ def run_request(
     key = execution_key(cells_from_json(cells), pool_fingerprint(queue=queue))
     approvals = [c.get("approved") for c in cells]
     if any(approvals):
-        # Issue 12: what the figures are compared with is part of what the run checks.
+        # What the figures are compared with is part of what the run checks.
         key = hashlib.sha256(json.dumps([key, approvals], sort_keys=True).encode()).hexdigest()
     listed = _data_files_store(files) if files else []
     if listed:
@@ -176,9 +176,9 @@ def run_requeue_stale(*, older_than: timedelta | None = None) -> int:
     """Send again the runs nothing will finish otherwise:
 
     - queued, but their message never reached the broker (it was down when they were
-      requested): a run whose message is in the broker is not sent twice (issue 8 item 9);
+      requested): a run whose message is in the broker is not sent twice;
     - running on a worker start that stopped beating, including a worker restarted under the
-      same name (its new start has another instance id, issue 8 item 2).
+      same name (its new start has another instance id).
     """
     if older_than is None:
         older_than = timedelta(seconds=settings.RUNNER_REQUEUE_STALE_AFTER_S)
@@ -322,7 +322,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 def _storable(text: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL, nor a lone surrogate (a cell's exception message or
     figure title may carry one through the child's JSON report): each is stored and shown as
-    U+FFFD (issue 8).
+    U+FFFD.
 
     The engine compares the raw output first, so the cell's status is unaffected; the stored
     text only replaces the characters the database refuses."""
@@ -401,7 +401,7 @@ def run_finish(*, run: Run, fingerprint: dict, sandbox: dict, detail: str = "") 
 
 
 def run_requeue_after_fault(*, run: Run, fault: str) -> Run:
-    """An infrastructure fault ended this attempt (issue 21 item 7): queue the run again, as
+    """An infrastructure fault ended this attempt: queue the run again, as
     for a lost worker, with this attempt's partial results dropped so the next attempt stores
     one result per cell; after MAX_ATTEMPTS the run ends as `fault`, its cells unrecorded
     (nothing is known of them), never as a failure of the answer."""
@@ -447,7 +447,7 @@ def run_execute(*, run: Run, server, second_server=None) -> Run:
     # leaves this run's late frames to be read as the next run's results.
     try:
         if run.twice or any(cell.get("approved") or cell.get("reference") for cell in run.cells):
-            from .checked_runs import run_execute_checked  # issue 12: second run, approved figures
+            from .checked_runs import run_execute_checked  # second run, approved figures
 
             return run_execute_checked(run=run, server=server, second_server=second_server)
         with server.run_answer(run.cells, files=run_data_files(run=run)) as answer_run:
@@ -472,7 +472,7 @@ def run_execute(*, run: Run, server, second_server=None) -> Run:
             logger.exception("Run %s met an infrastructure fault; queueing it again", run.pk)
             return _after_fault(run, fault)
         # Any failure to run, record or finish ends the run with a reason, never leaves it
-        # running (issue 8 item 3); the traceback goes to the worker's log. If even that write
+        # running; the traceback goes to the worker's log. If even that write
         # fails (the database is away), the sweep picks the run up after its deadline.
         logger.exception("Run %s could not be completed or stored; marking it failed", run.pk)
         detail = f"The worker could not complete or store this run ({type(exc).__name__}: {exc})."
@@ -485,7 +485,7 @@ def run_execute(*, run: Run, server, second_server=None) -> Run:
 
 
 def run_record_store(*, run: Run, result, checks: dict | None = None) -> RunCell:
-    """run_record_cell, again on a new connection while the database is away (issue 21)."""
+    """run_record_cell, again on a new connection while the database is away."""
     return faults.retrying_db(
         lambda retry: run_record_cell(run=run, result=result, checks=checks, replace=retry)
     )
@@ -568,7 +568,7 @@ def run_provenance(*, run: Run) -> dict:
         "isolated": run_isolated(run.sandbox or {}),
         "layers_missing": run_layers_missing(run.sandbox or {}),
         "detail": run.detail,
-        **run_check_summary(run=run),  # issue 12: "reproduced 2/2", "figures: k of n approved"
+        **run_check_summary(run=run),  # "reproduced 2/2", "figures: k of n approved"
     }
 
 
@@ -591,7 +591,7 @@ def run_figure_images(*, run: Run) -> dict[int, list[bytes]]:
 
 
 def run_figure_png(*, run_id: int, cell_index: int, position: int) -> bytes | None:
-    """One figure of a run's cell as PNG bytes (issue 12: what staff approve), or None."""
+    """One figure of a run's cell as PNG bytes (what staff approve), or None."""
     figure = RunFigure.objects.filter(cell__run_id=run_id, cell__index=cell_index, position=position).first()
     if figure is None:
         return None
@@ -601,7 +601,7 @@ def run_figure_png(*, run_id: int, cell_index: int, position: int) -> bytes | No
 
 def run_reference(*, run: Run) -> dict[int, dict]:
     """A verified run's stored outputs per cell index, for a later re-verification to compare
-    with (issue 12: drift is "stopped passing" with the exact difference)."""
+    with (drift is "stopped passing" with the exact difference)."""
     reference = {}
     for cell in run.results.prefetch_related("figures"):
         reference[cell.index] = {

@@ -107,7 +107,7 @@ def _start_heartbeat(sender, **kwargs):
 
     def take_back_orphans() -> None:
         # Restarted under the same name (`cpu@%h` in compose): what the previous start was
-        # running would otherwise wait for the visibility timeout (issue 8 item 2).
+        # running would otherwise wait for the visibility timeout.
         requeued = services.run_requeue_orphans_of(worker=name, instance=pool.WORKER_INSTANCE)
         if requeued:
             logger.warning("Queued again %s run(s) left running by a previous start of %s", requeued, name)
@@ -124,7 +124,7 @@ def _stop_heartbeat(**kwargs):
 @worker_process_init.connect
 def _warm_fork_server(**kwargs):
     # Start the fork servers (libraries imported once) before the first job arrives, in the
-    # background: this signal runs before the pool process reports up (issue 21 item 6).
+    # background: this signal runs before the pool process reports up.
     pool.warm_start(second=_takes_verification_runs())
 
 

@@ -26,7 +26,7 @@ class FileReport:
     cells: list[CellResult] = field(default_factory=list)
     errors: list[AuthoringError] = field(default_factory=list)
     info: RunInfo | None = None
-    checks: dict[int, dict] = field(default_factory=dict)  # issue 12: reproduction, figures
+    checks: dict[int, dict] = field(default_factory=dict)  # reproduction, figures
     # A notebook's report: the notebook cell number (1-based) of each runnable cell.
     notebook_cells: list[int] | None = None
 
@@ -144,7 +144,7 @@ def verify_markdown_file(
 
     With ``second_server`` (started with another hash seed) every cell runs twice and must
     reproduce, and figures are compared with the approved PNGs beside the file, as the
-    workers do (issue 12), so an author gets the admin's verdict on the command line.
+    workers do, so an author gets the admin's verdict on the command line.
     """
     name = str(path)
     try:

@@ -1,1 +1,1 @@
-"""Logs, metrics and request ids for the production stack (issue 10)."""
+"""Logs, metrics and request ids for the production stack."""

@@ -84,7 +84,7 @@ def _exception_names(exc: BaseException) -> list[str]:
 
 def _short_path(filename: str, roots: list[str]) -> str:
     """``/srv/venv/lib/python3.11/site-packages/torch/nn/modules/conv.py`` -> ``torch/nn/modules/conv.py``:
-    readers need the package path, not the server's interpreter, venv or checkout (issue 11)."""
+    readers need the package path, not the server's interpreter, venv or checkout."""
     for root in roots:
         if filename.startswith(root):
             return filename[len(root) :]
@@ -166,7 +166,7 @@ def _one_line(text: str) -> str:
 
 
 def figure_title(figure) -> str:
-    """What the figure's own titles say, for its default alt text and caption (issue 11).
+    """What the figure's own titles say, for its default alt text and caption.
 
     The suptitle, then each visible panel's title (left, centre and right joined), distinct
     panels separated by "; ": "Loss; Accuracy", or "Training (Loss; Accuracy)" with a

@@ -2,7 +2,7 @@
 
 Pure of Django (the worker and `verify_markdown` both call it): the caller hands in the
 cell's result from the first sandbox, the result from the second sandbox (None when the run
-was not doubled) and the approved PNGs it could load. Issue 12; shared/DESIGN.md names the
+was not doubled) and the approved PNGs it could load. shared/DESIGN.md names the
 statuses `nondeterministic` and `figure_mismatch`.
 """
 

@@ -76,7 +76,7 @@ def cell_runner(job: dict, *, fds: dict, facts: dict, fallback_dir: str) -> None
         # standard library here: the run goes on, as root, and its provenance says so.
         facts["uid"] = os.getuid()
     facts["layers"]["unprivileged user"] = facts["uid"] != 0
-    # The uid change cleared the parent-death signal (issue 21: a cell outlived its killed
+    # The uid change cleared the parent-death signal (a cell outlived its killed
     # fork server, unsupervised): set it again, then make sure the parent is still there.
     die_with_parent(lifeline_fd)
     os.close(lifeline_fd)

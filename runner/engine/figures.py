@@ -1,6 +1,6 @@
 """Comparing a cell's figure with its approved image. Pure functions, no Django.
 
-The rule (shared/DESIGN.md, issue 12): the two PNGs must have the same size, then their
+The rule (shared/DESIGN.md): the two PNGs must have the same size, then their
 difference must stay within a tolerance that ignores anti-aliasing and font-hinting noise but
 catches a moved curve, a changed axis range or a dropped legend.
 

@@ -176,7 +176,7 @@ class ForkServer:
     ):
         self.limits = limits or Limits()
         # Hash randomisation is fixed when the interpreter starts, so a second, independent
-        # sandbox (issue 12: a new revision runs twice) needs a server started with another seed.
+        # sandbox (a new revision runs twice) needs a server started with another seed.
         self.hash_seed = hash_seed
         self.python = python
         self.sandbox_uid = sandbox_uid
@@ -255,7 +255,7 @@ class ForkServer:
             PYTHONHASHSEED=str(self.hash_seed),
             MPLBACKEND="Agg",
             PYTHONDONTWRITEBYTECODE="1",
-            KB_FORKSERVER_PARENT=str(os.getpid()),  # serve() dies with this process (issue 21)
+            KB_FORKSERVER_PARENT=str(os.getpid()),  # serve() dies with this process
         )
         self.process = subprocess.Popen(
             [self.python, "-m", "runner.engine.forkserver"],
@@ -404,7 +404,7 @@ def _preload_notebook_stack() -> None:
 
 
 def _die_with_parent() -> None:
-    """Never outlive the pool process that started this server (issue 21: a pool process
+    """Never outlive the pool process that started this server (a pool process
     killed during the preload left its servers importing torch, unowned). Set first, before
     the slow preload; the kernel ties it to the parent *thread* that spawned us, so runner.pool
     spawns from threads that live as long as their process."""

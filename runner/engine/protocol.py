@@ -25,8 +25,8 @@ class CellStatus(StrEnum):
     PASSED = "passed"
     RAN = "ran"
     MISMATCH = "mismatch"
-    FIGURE_MISMATCH = "figure_mismatch"  # a figure differs from its approved image (issue 12)
-    NONDETERMINISTIC = "nondeterministic"  # two independent runs disagreed (issue 12)
+    FIGURE_MISMATCH = "figure_mismatch"  # a figure differs from its approved image
+    NONDETERMINISTIC = "nondeterministic"  # two independent runs disagreed
     ERROR = "error"
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"

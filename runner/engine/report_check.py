@@ -1,7 +1,7 @@
 """The supervisor believes nothing the sandbox says: every cell report is checked here first.
 
 The cell runs in the same process that writes its reports, so a cell can write frames of its
-own on the result pipe (issue 21: 20 MiB of "output", 120 SVG "figures" with a script, a
+own on the result pipe (20 MiB of "output", 120 SVG "figures" with a script, a
 duration of -5 s). Each field is type- and range-checked; text counts against the answer's
 output budget; figures must be PNGs, whole and within the byte, pixel and count caps.
 ``OverLimit`` ends the cell as ``output_limit``; ``ProtocolError`` ends the run as a protocol

@@ -195,7 +195,7 @@ def interpreter_private() -> bool:
     return any(_first_closed_ancestor(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix))
 
 
-# What a cell has no use for in /proc, hidden the way container runtimes do (issue 21): the
+# What a cell has no use for in /proc, hidden the way container runtimes do: the
 # kernel's symbols, its build configuration, its log, hardware and scheduler internals.
 PROC_MASKED_FILES = (
     "kallsyms", "config.gz", "kmsg", "kcore", "keys", "key-users", "timer_list", "sched_debug",

@@ -43,7 +43,7 @@ CLONE_NAMESPACE_FLAGS = {
     "cgroup": 0x02000000,
 }
 
-# socket() and socketpair() only for the families cells use (issue 21: AF_VSOCK, 40, is not
+# socket() and socketpair() only for the families cells use (AF_VSOCK, 40, is not
 # network-namespaced and reached the hypervisor). AF_UNIX: multiprocessing, DataLoader
 # workers, socketpair(); AF_INET and AF_INET6: loopback inside the cell's own network
 # namespace (a local server in a tutorial, torch.distributed on 127.0.0.1); AF_NETLINK: the C

@@ -42,7 +42,7 @@ class Standby:
         job_r, self.job_w = os.pipe()
         fds.update(ack_r=ack_r, job_r=job_r)
         try:
-            # Forked by the template, which has never seen a job (issue 21), not by this server.
+            # Forked by the template, which has never seen a job, not by this server.
             self.child = template.fork_child(setup=setup, fallback_dir=self.fallback_dir, fds=fds)
         finally:
             for fd in fds.values():

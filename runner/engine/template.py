@@ -2,8 +2,8 @@
 
 Every sandboxed child is forked from the template, never from the server itself: the server
 relays jobs and results (an answer's cells, outputs and figures pass through its memory), so
-a child forked from it could read an earlier answer in its own pages (/proc/self/mem; issue
-21). The template reads nothing but fork and reap requests. A job's cells travel from the
+a child forked from it could read an earlier answer in its own pages (/proc/self/mem).
+The template reads nothing but fork and reap requests. A job's cells travel from the
 server to the child, and the child's results back, on pipes the template only passes on::
 
     fork server --- requests: set-up (JSON) + descriptors --->  template (a subreaper)

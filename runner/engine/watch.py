@@ -194,7 +194,7 @@ def watch(state, child: int, readers: dict[str, int], control_fd: int | None) ->
         try:
             if not drain(name):
                 selector.unregister(readers[name])
-        except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, ...: issue 21
+        except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, ...
             # Whatever fails in decoding or grading a frame is the sandbox breaking the
             # protocol: this run ends, the server stays up for the next one.
             state.stop(CellStatus.CRASHED, f"the sandbox broke the protocol: {str(exc)[:300]}")

@@ -1,4 +1,4 @@
-"""Every custom admin view checks the model permission it implies (issue 8 item 5): staff
+"""Every custom admin view checks the model permission it implies: staff
 without that permission get 403, as on the standard admin pages."""
 
 import nbformat

@@ -1,4 +1,4 @@
-"""Cell options of issue 12: figtol= and nondeterministic=, validated like the others."""
+"""The figure cell options figtol= and nondeterministic=, validated like the others."""
 
 import base64
 import json

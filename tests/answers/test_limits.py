@@ -1,4 +1,4 @@
-"""One answer's caps (issue 21 item 11): cells, code blocks and Markdown size, and a notebook's
+"""One answer's caps: cells, code blocks and Markdown size, and a notebook's
 size and cells, refused with the limit named in the admin, the notebook import, import_articles
 and answer_save, and nothing saved; every seeded article and a notebook at the caps fit."""
 
@@ -179,7 +179,7 @@ def test_a_notebook_over_the_caps_is_refused_at_once_and_creates_nothing(staff, 
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not Question.objects.exists()
-    assert elapsed < 10, f"refusing took {elapsed:.1f} s"  # issue 21: 42 s, gunicorn stops at 60
+    assert elapsed < 10, f"refusing took {elapsed:.1f} s"  # it once took 42 s; gunicorn stops at 60
 
 
 @pytest.mark.django_db

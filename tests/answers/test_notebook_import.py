@@ -1,4 +1,4 @@
-""" "Start from a notebook" never answers 500 and never changes cell boundaries (issue 8 item 4)."""
+""" "Start from a notebook" never answers 500 and never changes cell boundaries."""
 
 import json
 

@@ -15,7 +15,7 @@ def test_code_is_highlighted_on_the_server_and_tables_render():
 
 
 def test_tokens_drawn_in_the_text_colour_get_no_span_in_cells_and_display_code():
-    # Issue 11: a span per name, bracket and operator made up a third of the flagship's HTML.
+    # A span per name, bracket and operator made up a third of the flagship's HTML.
     code = 'import numpy as np\nx = np.zeros((2, 3))  # two rows\nprint(f"{x.sum()}")\n'
     rendered = render_answer(f"```python\n{code}```\n\n```python run\n{code}```\n")
     for block in rendered.html.split("<pre")[1:]:

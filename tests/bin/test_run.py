@@ -1,4 +1,4 @@
-"""bin/run as a new user meets it (issue 23): started in the background on a free PORT with a
+"""bin/run as a new user meets it: started in the background on a free PORT with a
 var directory of its own, it says each step, serves the first page with no warning on the
 terminal or in the worker's log, refuses a busy port at once, starts its worker again when it
 dies, and one SIGTERM stops everything it started. One start (~30-60 s here: migrations, the
@@ -106,7 +106,7 @@ def test_the_first_page_is_served_after_each_step_was_said_and_nothing_warns(bin
     _wait_worker_ready(bin_run, starts=1)
     worker_log = (bin_run.var_dir / "worker.log").read_text(errors="replace")
     # kombu's "No hostname was supplied", Celery's running-as-root and Django's development-server
-    # warnings were the noise of a clean start (issue 23).
+    # warnings were the noise of a clean start.
     for text in (output, worker_log):
         assert "WARNING" not in text and "Warning" not in text, text[-3000:]
         assert "No hostname was supplied" not in text and "superuser privileges" not in text

@@ -1,4 +1,4 @@
-"""bin/setup-venv says what it does (issue 23): a line per package while it installs, a plain
+"""bin/setup-venv says what it does: a line per package while it installs, a plain
 line when the lock is already installed, pip's errors shown, and none of this machine's
 pip-configuration noise. The real script runs in a scratch checkout on a lock of one tiny
 wheel built here, so the test installs nothing big and needs no network."""

@@ -1,4 +1,4 @@
-"""/metrics shows what the autoscaler sees (issue 20 item 6): runs waiting and in flight per
+"""/metrics shows what the autoscaler sees: runs waiting and in flight per
 queue, and a histogram per queue of how long runs waited to start, from the real database."""
 
 from datetime import timedelta

@@ -49,7 +49,7 @@ def test_production_refuses_to_start_without_database_broker_or_site_url():
 
 
 def test_production_refuses_to_start_without_a_metrics_token():
-    """Issue 21 item 12: unset, /metrics was public to everything on the stack's network."""
+    """Unset, /metrics was public to everything on the stack's network."""
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != "METRICS_TOKEN"}
     for value in (None, ""):
         result = _manage("check", env=env if value is None else {**env, "METRICS_TOKEN": value})

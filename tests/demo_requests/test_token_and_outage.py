@@ -1,5 +1,5 @@
 """The demo form's time-trap token carries one request, and a database outage during a post
-answers 503 with the visitor's text kept (issue 8 item 8)."""
+answers 503 with the visitor's text kept."""
 
 import contextlib
 

@@ -1,4 +1,4 @@
-"""Staff authoring in the admin, in Chromium (issue 11, item 7): a readable per-cell status,
+"""Staff authoring in the admin, in Chromium: a readable per-cell status,
 a preview that leaves the admin's look alone, and help that explains cells and options."""
 
 import pytest

@@ -1,5 +1,5 @@
 """What readers see of authored content: expected exceptions, tracebacks, heading anchors and
-summaries (issue 11, items 5, 6 and 13). Real Chromium, live server, real worker processes."""
+summaries. Real Chromium, live server, real worker processes."""
 
 import re
 from pathlib import Path

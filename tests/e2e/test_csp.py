@@ -1,5 +1,5 @@
 """The site works under its Content-Security-Policy (no 'unsafe-inline'): Chromium reports no
-violation on the public pages nor on the admin pages that get the same policy (issue 8 item 8)."""
+violation on the public pages nor on the admin pages that get the same policy."""
 
 import pytest
 

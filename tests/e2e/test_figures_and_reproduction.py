@@ -1,4 +1,4 @@
-"""Issue 12 in the browser: staff approve a figure, break it with an edit, see the difference and
+"""Approved figures in the browser: staff approve a figure, break it with an edit, see the difference and
 approve again; a cell that reads the clock is caught as nondeterministic. Real Chromium, live
 server, a real worker (two fork servers), Redis and PostgreSQL."""
 

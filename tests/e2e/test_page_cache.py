@@ -1,4 +1,4 @@
-"""The page cache in Chromium (issue 9): isolated readers of one cached article each see their
+"""The page cache in Chromium: isolated readers of one cached article each see their
 own consent banner, their forms post (with and without JavaScript), and staff sessions stay
 theirs. Each reader is a separate browser context: no cookie, storage or cache shared."""
 

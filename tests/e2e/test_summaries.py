@@ -1,5 +1,5 @@
 """Long summaries are shortened at a sentence or word boundary, never mid-sentence, wherever
-readers see them: the home page, the feed and related lists (issue 11, item 5)."""
+readers see them: the home page, the feed and related lists."""
 
 from xml.etree import ElementTree
 

@@ -1,5 +1,5 @@
 """While the database is unreachable, readers get a clear 503 page, and cached pages keep being
-served (issue 21 item 7). The outage is real: the site's connection is pointed at a loopback
+served. The outage is real: the site's connection is pointed at a loopback
 port where no PostgreSQL listens, as after the server went away."""
 
 import contextlib

@@ -1,5 +1,5 @@
 """Every public GET URL answers HEAD; the feed's summary is typed text; every response carries
-a Content-Security-Policy and a Permissions-Policy (issue 8 item 8)."""
+a Content-Security-Policy and a Permissions-Policy."""
 
 import re
 from xml.etree import ElementTree
@@ -74,7 +74,7 @@ def test_the_feed_summary_is_plain_text_and_escaped(client, make_question):
 def test_every_response_has_a_strict_csp_and_a_permissions_policy(client, url):
     response = client.get(url)
     csp = {part.split()[0]: part.split()[1:] for part in response["Content-Security-Policy"].split(";")}
-    # The one inline script (the theme choice, before the first paint) by its hash, issue 11.
+    # The one inline script (the theme choice, before the first paint) by its hash.
     assert csp["script-src"] == ["'self'", THEME_SCRIPT_CSP] and csp["style-src"] == ["'self'"]
     assert csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'self'"]
     assert csp["frame-ancestors"] == ["'none'"] and csp["form-action"] == ["'self'"]

@@ -1,4 +1,4 @@
-"""The page cache (issue 9): cheap for every reader, nothing shared that is one reader's own.
+"""The page cache: cheap for every reader, nothing shared that is one reader's own.
 
 Real requests through Django's test client against the real Redis cache of the test run
 (bin/test's REDIS_URL). Tests of staleness across processes are in test_page_cache_processes.py.

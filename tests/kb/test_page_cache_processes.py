@@ -1,4 +1,4 @@
-"""Nothing stale, in any process (issue 9): every change readers should see shows on the very
+"""Nothing stale, in any process: every change readers should see shows on the very
 next request served by another process, a gunicorn with two workers that shares only the
 database and the Redis cache with this test. Changes are made the way staff make them: the
 admin's forms and the publishing services, never by calling the invalidation."""

@@ -76,7 +76,7 @@ def test_sqlite_fallback_finds_ranks_and_highlights(make_question):
     assert _fallback_search(Question.objects.published(), "!!!") == ([], False)
 
 
-# Issue 8 item 6: search shows what readers see, nothing of a revision that did not publish.
+# Search shows what readers see, nothing of a revision that did not publish.
 # An unknown cell option is an authoring error: the revision cannot verify, so it is not published.
 FAILING_REVISION = POOLING + "\n```python run colour=red\nprint('zanzibar')\n```\n\nZanzibarian prose.\n"
 
@@ -104,7 +104,7 @@ def test_a_failing_revision_is_neither_found_nor_excerpted(client, make_question
     assert "<mark>Zanzibarian</mark>" in client.get("/search/?q=zanzibarian").content.decode()
 
 
-# Issue 11 item 10: excerpts never start or end inside a word.
+# Excerpts never start or end inside a word.
 LONG_PROSE = " ".join(
     ["Deep networks stack layers of units, and multilayer perceptrons were the first of them."] * 12
     + ["A convolution slides one small kernel over the image, so the gradient flows to shared weights."]

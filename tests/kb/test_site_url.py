@@ -1,4 +1,4 @@
-"""Absolute URLs come from SITE_URL, never from the request's Host (issue 21 item 9).
+"""Absolute URLs come from SITE_URL, never from the request's Host.
 
 A Host that ALLOWED_HOSTS lets through (a wildcard entry, a proxy forwarding the client's) must
 not reach the sitemap, the feed, robots.txt or a page's canonical URL: search engines and feed

@@ -1,5 +1,5 @@
-"""deploy/kubernetes/ renders, validates, and says what docs/operations.md says it does
-(issue 20). No cluster: kubectl renders, the schemas judge."""
+"""deploy/kubernetes/ renders, validates, and says what docs/operations.md says it does.
+No cluster: kubectl renders, the schemas judge."""
 
 import re
 

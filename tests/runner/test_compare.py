@@ -112,5 +112,5 @@ def test_long_output_with_many_ellipses_is_fast():
 
 
 def test_a_nul_in_the_output_matches_the_replacement_character_the_page_shows():
-    # Issue 8 item 3: NUL is stored and shown as U+FFFD; expected text copied from the page matches.
+    # NUL is stored and shown as U+FFFD; expected text copied from the page matches.
     assert matches("a\ufffdb", "a\x00b\n") and not matches("ab", "a\x00b")

@@ -103,7 +103,7 @@ def test_figures_left_open_are_captured_as_png_and_closed(server):
 
 
 def test_each_figure_carries_its_own_title_for_its_alt_text(server):
-    # Issue 11: the default alt text and caption name the figure's title, read in the sandbox.
+    # The default alt text and caption name the figure's title, read in the sandbox.
     code = """import matplotlib.pyplot as plt
 fig, ax = plt.subplots()
 ax.plot([3, 2, 1])

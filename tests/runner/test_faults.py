@@ -1,5 +1,5 @@
 """Infrastructure faults and stale messages in runner.services, on the real database (no worker
-needed; tests/workers/test_faults.py injects the faults into real workers). Issue 21, items 7, 8."""
+needed; tests/workers/test_faults.py injects the faults into real workers)."""
 
 import pytest
 

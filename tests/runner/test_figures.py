@@ -1,4 +1,4 @@
-"""Figure comparison with real matplotlib figures (issue 12): what must match, what must not."""
+"""Figure comparison with real matplotlib figures: what must match, what must not."""
 
 import io
 

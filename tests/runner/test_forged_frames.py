@@ -1,4 +1,4 @@
-"""Issue 21, the supervisor: a cell that writes its own frames on the result pipe (fd 3) is
+"""Supervisor hardening: a cell that writes its own frames on the result pipe (fd 3) is
 held to every limit, and whatever it writes, the run ends and the fork server stays up."""
 
 import base64

@@ -1,4 +1,4 @@
-"""Issue 21, the sandbox: socket families, residue of earlier answers, no process outliving its
+"""Sandbox hardening: socket families, residue of earlier answers, no process outliving its
 supervisor, /proc kept to what cells need. Each through a real fork server and its sandbox."""
 
 import os

@@ -56,7 +56,7 @@ def _beat(name: str, instance: str) -> Worker:
 def test_a_run_left_by_a_previous_start_of_a_live_worker_name_is_swept_once(
     django_capture_on_commit_callbacks,
 ):
-    """Issue 8 item 2: a worker restarted under the same hostname beats again, but it is not the
+    """A worker restarted under the same hostname beats again, but it is not the
     start that claimed the run: the sweep must still see the run as orphaned, and send it once."""
     from datetime import timedelta
 
@@ -103,7 +103,7 @@ def test_the_restarted_worker_takes_back_its_previous_start_s_runs_and_claims_th
 
 
 def test_a_result_the_database_refuses_ends_the_run_as_failed_instead_of_running(fresh_server):
-    """Issue 8 item 3: any exception while recording or finishing ends the run with a reason.
+    """Any exception while recording or finishing ends the run with a reason.
     Here the real fork server runs the cells and the real database refuses the first result (a
     row left for cell 0 while the run says it is a first attempt: the unique constraint fires)."""
     from runner.services import run_execute
@@ -170,7 +170,7 @@ def test_a_run_past_its_deadline_is_swept_even_if_its_worker_still_beats(django_
 
 
 def test_a_figure_stored_by_the_previous_release_without_a_title_gets_an_empty_one():
-    # Issue 11 added RunFigure.title; a worker of the previous release, still running during
+    # RunFigure.title is new; a worker of the previous release, still running during
     # the upgrade, inserts figures without the column: the database's default fills it in.
     from django.db import connection
 

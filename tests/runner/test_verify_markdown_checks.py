@@ -1,4 +1,4 @@
-"""`verify_markdown --json` gives the admin's verdict of issue 12: it runs every file twice in two
+"""`verify_markdown --json` gives the admin's verdict: it runs every file twice in two
 sandboxes and compares figures with the approved PNGs beside the file."""
 
 import json

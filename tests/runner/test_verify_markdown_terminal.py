@@ -1,4 +1,4 @@
-"""`verify_markdown` never lets a cell drive the author's terminal (issue 21 item 10).
+"""`verify_markdown` never lets a cell drive the author's terminal.
 
 The command runs for real, once on a pseudo-terminal (what an author sees) and once on a pipe:
 a cell's output and traceback carrying OSC 0 (window title), OSC 52 (clipboard), a screen

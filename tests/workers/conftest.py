@@ -1,6 +1,6 @@
 # The worker, broker and SMTP fixtures live in tests/support/workers.py (loaded by
 # tests/conftest.py for every test folder); these names are re-exported for imports.
-# own_database: a PostgreSQL of a test's own, which it may restart under a worker (issue 21).
+# own_database: a PostgreSQL of a test's own, which it may restart under a worker.
 import pytest
 from django.conf import settings
 

@@ -1,5 +1,5 @@
 """Infrastructure faults injected into a real worker mid-run, on a Redis and a PostgreSQL of the
-test's own: each run still ends `verified` with one result per cell (issue 21 items 6 and 7)."""
+test's own: each run still ends `verified` with one result per cell."""
 
 import os
 import signal
@@ -57,7 +57,7 @@ def test_redis_down_mid_run_neither_kills_the_run_nor_the_worker(own_broker, sta
     worker = start_worker("blip", queues="blip", CELERY_BROKER_URL=own_broker.url, **FAST)
     run = _start_run("redis-blip", "blip", sleep_s=22)
     wait_for(lambda: _sleeping_in_cell_1(run.pk), timeout=60)
-    own_broker.stop()  # 20 s of the 22 s cell with no broker at all (the issue's trial)
+    own_broker.stop()  # 20 s of the 22 s cell with no broker at all
     time.sleep(20)
     own_broker.start()
     run = wait_for(lambda: _finished(run.pk), timeout=60)
@@ -134,7 +134,7 @@ def test_a_fork_server_killed_mid_run_queues_the_run_again_instead_of_failing_it
 
 
 def test_a_killed_pool_process_is_replaced_without_a_start_storm(start_worker):
-    """Issue 21: a pool start that loaded the fork servers took longer than Celery's 4 s alive
+    """A pool start that loaded the fork servers took longer than Celery's 4 s alive
     timeout, so the replacement of a killed pool process was killed in turn, again and again."""
     worker = start_worker("storm", queues="storm", **FAST)
     servers = wait_for(lambda: len(_fork_servers(worker)) == 2 and _fork_servers(worker), timeout=60)

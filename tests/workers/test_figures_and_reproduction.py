@@ -1,4 +1,4 @@
-"""Issue 12 through the real worker pool: approve a figure, break it, approve again; a cell
+"""Figures through the real worker pool: approve a figure, break it, approve again; a cell
 that differs between two runs; drift caught by re-verification; approvals in import_articles."""
 
 import uuid
@@ -176,7 +176,7 @@ def test_reverification_catches_drift_from_the_verified_outputs_and_emails_how(
     flag.parent.chmod(0o755)
     flag.write_text("stable")
     flag.chmod(0o644)
-    # No expected output: before issue 12 nothing would notice that it changed.
+    # No expected output: without the double run nothing would notice that it changed.
     body = f"```python run\nprint(open({str(flag)!r}).read())\n```\n"
     try:
         answer = _publish("drift", body)
@@ -220,7 +220,7 @@ def test_approved_figures_round_trip_through_import_articles(tmp_path, cpu_worke
 
 
 def test_a_reader_sees_the_title_the_cell_gave_its_figure_in_the_alt_text_and_caption(client, cpu_worker):
-    # Issue 11: the worker's sandbox reads each figure's titles; the page's defaults name them.
+    # The worker's sandbox reads each figure's titles; the page's defaults name them.
     titles = 'ax.set_title("Waves <sin & cos>")\nfig.suptitle("Two")'
     body = plot().replace("ax.legend()", f"ax.legend()\n{titles}")
     answer = _publish("titled", body)

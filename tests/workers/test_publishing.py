@@ -112,7 +112,7 @@ def test_run_again_is_rate_limited_per_client_and_capped_in_total(client, cpu_wo
 
     other = client.__class__(REMOTE_ADDR="10.0.0.2")
     # The three runs finish first, then are made to look in flight: flipping a run the worker
-    # still holds would make its own writes superseded (issue 21) and leave it unfinished.
+    # still holds would make its own writes superseded and leave it unfinished.
     runs = Run.objects.filter(pk__in=Reproduction.objects.values("run"))
     wait_for(lambda: all(run.is_finished for run in runs.all()), timeout=120)
     finished = dict(runs.values_list("pk", "status"))

@@ -1,5 +1,5 @@
 """Runs that a worker could not finish are finished anyway: through real worker processes,
-Redis and PostgreSQL (issue 8, items 2 and 3)."""
+Redis and PostgreSQL."""
 
 import pytest
 
@@ -53,7 +53,7 @@ def test_a_cell_printing_a_nul_byte_finishes_its_run(cpu_worker):
 
 
 def test_the_sweep_sends_only_runs_whose_message_never_reached_the_broker(own_broker):
-    """Issue 8 item 9: a backlog of queued runs must not gain a duplicate message per sweep."""
+    """A backlog of queued runs must not gain a duplicate message per sweep."""
     from datetime import timedelta
 
     import redis

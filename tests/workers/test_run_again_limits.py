@@ -1,5 +1,5 @@
 """ "Run again" limits hold under concurrent posts to a live server, and honour the proxy's
-client-address header like the demo form (issue 8 item 7)."""
+client-address header like the demo form."""
 
 import re
 from concurrent.futures import ThreadPoolExecutor

@@ -1,5 +1,5 @@
 """The original broker message of a run queued again after its worker was lost comes back from
-Redis after the visibility timeout, and does nothing (issue 21 item 8): a real worker, killed,
+Redis after the visibility timeout, and does nothing: a real worker, killed,
 restarted under the same name, on a Redis of the test's own with a short visibility timeout."""
 
 import time

@@ -1,4 +1,4 @@
-r"""`manage.py verify_markdown`: the text report escapes control characters (issue 21 item 10).
+r"""`manage.py verify_markdown`: the text report escapes control characters.
 
 A cell's output and traceback are the cell's bytes: printed raw, `\x1b]0;...\x07` retitles the
 author's window, `\x1b]52;c;...\x07` writes their clipboard, `\x1b[2J` clears the screen and

@@ -1,5 +1,5 @@
 """A reader on a desktop (1280 px) and a phone (390 px), on the five seeded articles: each test
-here would have caught one of issue 11's reading problems."""
+here would have caught one of the reading problems."""
 
 import re
 import urllib.request
@@ -84,7 +84,7 @@ def test_figures_open_full_size_and_have_alt_text_and_a_caption(phone, seeded_al
     image = figure.locator("img")
     image.scroll_into_view_if_needed()  # loaded lazily
     expect(image).to_be_visible()
-    # Without alt=/caption= both name the cell and the title the cell gave its plot (issue 11).
+    # Without alt=/caption= both name the cell and the title the cell gave its plot.
     title = "Parameters needed to map a 3xSxS image to 16x(S-2)x(S-2)"
     expect(image).to_have_attribute("alt", f"Figure 1 drawn by cell 2: {title}")
     expect(figure.locator("figcaption")).to_contain_text(f"Figure 1 of cell 2: {title}")
@@ -200,7 +200,7 @@ def test_feed_is_offered_to_feed_readers(page, seeded_all):
     assert alternate.get_attribute("href") == "/feed/"
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Feed").click()
     expect(page.get_by_role("heading", name="Follow new questions")).to_be_visible()
-    # The public origin (SITE_URL), never the Host this browser happened to use (issue 21).
+    # The public origin (SITE_URL), never the Host this browser happened to use.
     expect(page.locator(".feed-url")).to_have_text(settings.SITE_URL.rstrip("/") + "/feed/")
     feed = page.request.get(seeded_all + "/feed/")
     assert feed.headers["content-type"].startswith("application/atom+xml")
