@@ -94,14 +94,40 @@
       });
   }
 
-  function enhanceEditor(textarea) {
-    // The self-hosted code editor, when its bundle is on the page: it keeps the textarea's
-    // value in step, so the form posts what the reader sees.
-    var editor = window.KBCodeEditor;
-    if (editor && typeof editor.attach === "function") {
-      try { return editor.attach(textarea, { language: "python" }); } catch (e) { return null; }
+  // The self-hosted code editor (static/vendor/kb_code_editor.js, about half a megabyte) is
+  // fetched on the first "Edit and run" opened, not with the page: most readers never open one.
+  // A script from the site's own origin is what the CSP's script-src 'self' allows, so it needs
+  // no nonce. Every form waits on the same load; a failed load leaves the plain textarea.
+  var editorBundle = null;
+
+  function loadEditorBundle(src) {
+    if (window.KBCodeEditor) return Promise.resolve(window.KBCodeEditor);
+    if (!src) return Promise.resolve(null);
+    if (!editorBundle) {
+      editorBundle = new Promise(function (resolve) {
+        var script = document.createElement("script");
+        script.src = src;
+        script.async = true;
+        script.onload = function () { resolve(window.KBCodeEditor || null); };
+        script.onerror = function () { editorBundle = null; script.remove(); resolve(null); };
+        document.head.appendChild(script);
+      });
     }
-    return null;
+    return editorBundle;
+  }
+
+  function attachEditor(api, textarea) {
+    // The editor writes every change back to the textarea, so the form posts what the reader
+    // sees. Tab is not bound inside it (no indentWithTab), so Tab moves on to Run as before.
+    if (!api || typeof api.attach !== "function") return null;
+    var hadFocus = document.activeElement === textarea;
+    try {
+      var editor = api.attach(textarea, { language: "python" });
+      if (hadFocus) editor.focus();
+      return editor;
+    } catch (e) {
+      return null;
+    }
   }
 
   document.querySelectorAll("form[data-try-form]").forEach(function (form) {
@@ -110,9 +136,15 @@
     var button = form.querySelector(".try__run");
     var details = form.closest("details");
     var editor = null;
+    var editorAsked = false;
     if (details) {
       details.addEventListener("toggle", function () {
-        if (details.open && !editor) editor = enhanceEditor(textarea);
+        if (!details.open || editorAsked) return;
+        editorAsked = true;
+        loadEditorBundle(details.getAttribute("data-try-editor-src")).then(function (api) {
+          editor = attachEditor(api, textarea);
+          if (!editor) editorAsked = false;  // a later opening tries again
+        });
       });
     }
     form.addEventListener("reset", function () {
@@ -121,7 +153,7 @@
     });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      if (editor && editor.sync) editor.sync();
+      if (editor) textarea.value = editor.getValue();
       button.disabled = true;
       showMessage(box, "Sending your code…", false).classList.add("try-outcome--pending");
       var startedAt = Date.now();
