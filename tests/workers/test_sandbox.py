@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from django.conf import settings
 
 from answers.services import answer_save
 from kb.models import Question
@@ -30,7 +31,9 @@ def _finished(run_id):
 
 def test_a_cell_on_a_worker_cannot_reach_postgresql_through_its_unix_socket(start_worker):
     socket_dir = _socket_dir()
-    start_worker("sandboxed", queues="sandbox", RUNNER_SANDBOX_UID_BASE="210000")
+    # A base of its own, relative to this run's, so two test runs on one machine never share uids.
+    uid_base = settings.RUNNER_SANDBOX_UID_BASE + 10_000
+    start_worker("sandboxed", queues="sandbox", RUNNER_SANDBOX_UID_BASE=str(uid_base))
     connect = (
         "import psycopg\n"
         "try:\n"
@@ -48,10 +51,10 @@ def test_a_cell_on_a_worker_cannot_reach_postgresql_through_its_unix_socket(star
     run = wait_for(lambda: _finished(run.pk), timeout=90)
     cells = RunCell.objects.filter(run=run).order_by("index").values_list("status", "output")
     results = [(status, output.strip()) for status, output in cells]
-    assert results == [("passed", "refused"), ("ran", "210000")], results
+    assert results == [("passed", "refused"), ("ran", str(uid_base))], results
     assert run.status == RunStatus.VERIFIED
     # Its own sandbox uid: the base this worker was given + its pool process's index (0).
-    assert run.sandbox["uid"] == 210000
+    assert run.sandbox["uid"] == uid_base
     assert run.sandbox["layers"]["fresh root"] is True and run.sandbox["layers"]["seccomp"] is True
 
 
