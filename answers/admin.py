@@ -328,7 +328,7 @@ class AnswerAdminMixin:
         ]
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "answer_editor": answer_editor_config()}
+        extra_context = {**(extra_context or {}), "answer_editor": answer_editor_config(object_id)}
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def run_status_view(self, request, pk: int):

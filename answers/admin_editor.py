@@ -1,7 +1,8 @@
-"""The answer editor's staff-only JSON endpoints: problems and live preview of a draft body.
+"""The answer editor's staff-only JSON endpoints: problems, live preview and runs of a draft.
 
-POST only (the body can be long, and Django's CSRF check applies), for staff who may change
-questions: a draft's text is theirs to see. Nothing here saves or publishes anything.
+POST (the body can be long, and Django's CSRF check applies), for staff who may change
+questions: a draft's text is theirs to see. A run's result (GET) is readable only by the staff
+member who started it. Nothing here saves or publishes anything.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from kb.models import Question
+
+from .draft_runs import DraftRunRefused, draft_run_apply, draft_run_result, draft_run_start
 from .editor import authoring_check, cell_option_table
 from .limits import answer_size_problem
 from .rendering import render_answer
@@ -40,16 +44,95 @@ def editor_urls(model_admin) -> list:
         # The published page's renderer, so the preview is what readers will see.
         return JsonResponse({"html": render_answer(body).html})
 
+    @require_POST
+    def run_view(request):
+        body = _draft_body(model_admin, request)
+        question = _question(model_admin, request)
+        try:
+            token = draft_run_start(
+                user=request.user,
+                body=body,
+                cell_number=_cell_number(request),
+                scope=request.POST.get("scope", "cell"),
+                question=question,
+            )
+        except DraftRunRefused as refused:
+            return _refusal(refused)
+        url = reverse("admin:kb_question_editor_run_result", args=[token])
+        return JsonResponse({"token": token, "resultUrl": url}, status=202)
+
+    @require_GET
+    def run_result_view(request, token):
+        if not model_admin.has_change_permission(request):
+            raise PermissionDenied
+        result = draft_run_result(user=request.user, token=token)
+        if result is None:
+            return JsonResponse({"error": "No such run of yours (or its result has expired)."}, status=404)
+        return JsonResponse(result)
+
+    @require_POST
+    def run_apply_view(request, token):
+        body = _draft_body(model_admin, request)
+        try:
+            new_body = draft_run_apply(
+                user=request.user,
+                token=token,
+                body=body,
+                cell_number=_cell_number(request),
+                action=request.POST.get("action", ""),
+            )
+        except DraftRunRefused as refused:
+            return _refusal(refused)
+        return JsonResponse({"body": new_body})
+
     return [
         path("editor/check/", site.admin_view(check_view), name="kb_question_editor_check"),
         path("editor/preview/", site.admin_view(preview_view), name="kb_question_editor_preview"),
+        path("editor/run/", site.admin_view(run_view), name="kb_question_editor_run"),
+        path(
+            "editor/run/<str:token>/",
+            site.admin_view(run_result_view),
+            name="kb_question_editor_run_result",
+        ),
+        path(
+            "editor/run/<str:token>/apply/",
+            site.admin_view(run_apply_view),
+            name="kb_question_editor_run_apply",
+        ),
     ]
 
 
-def answer_editor_config() -> dict:
+def _cell_number(request) -> int:
+    raw = request.POST.get("cell", "")
+    if not raw.isdigit() or not 0 < int(raw) < 10_000:
+        raise DraftRunRefused("Say which cell to run: 'cell' is its number, from 1.", status=400)
+    return int(raw)
+
+
+def _question(model_admin, request):
+    """The question being edited, for its data files: None on the add page (or for junk)."""
+    raw = request.POST.get("question", "")
+    if not raw.isdigit():
+        return None
+    question = Question.objects.filter(pk=int(raw)).first()
+    if question is None or not model_admin.has_change_permission(request, question):
+        return None
+    return question
+
+
+def _refusal(refused: DraftRunRefused) -> JsonResponse:
+    response = JsonResponse({"error": str(refused)}, status=refused.status)
+    if refused.retry_after_s:
+        response["Retry-After"] = str(refused.retry_after_s)
+    return response
+
+
+def answer_editor_config(question_id: str | None = None) -> dict:
     """What static/js/admin_answer_editor.js reads from the page (a json_script, not code)."""
     return {
+        "question": str(question_id) if question_id and str(question_id).isdigit() else "",
         "checkUrl": reverse("admin:kb_question_editor_check"),
         "previewUrl": reverse("admin:kb_question_editor_preview"),
+        "runUrl": reverse("admin:kb_question_editor_run"),
         "cellOptions": cell_option_table(),
     }

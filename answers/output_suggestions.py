@@ -133,11 +133,7 @@ def apply_suggestion(body: str, *, cell_index: int, suggestion: Suggestion) -> s
         if suggestion.drop_expected:
             lines[start + code_fence.end + 1 : last + 1] = []
         else:
-            marker = lines[first].strip()
-            fence = re.match(r"`+|~+", marker).group()
-            longest = max((len(m) for m in re.findall(r"^[ \t]*(`+)", suggestion.expected, re.M)), default=0)
-            if fence[0] == "`" and longest >= len(fence):
-                fence = "`" * (longest + 1)
+            fence = _fence_for(suggestion.expected, re.match(r"`+|~+", lines[first].strip()).group())
             lines[first : last + 1] = [f"{fence}output", *markdown_lines(suggestion.expected), fence]
     return "\n".join(lines) + "\n"
 
@@ -150,3 +146,33 @@ def _with_option(fence_line: str, option: str) -> str:
         raise SuggestionError("The cell's opening line changed; reload the review.")
     words = [w for w in split_options(match[2]) if w.split("=", 1)[0] != key]
     return f"{match[1]}python run " + " ".join([*words, option])
+
+
+def with_expected_output(body: str, *, cell_index: int, output: str) -> str:
+    """``body`` with cell ``cell_index``'s expected output set to ``output`` (the editor's "Use
+    as expected output"): its ``output`` block replaced, or one written right after the cell."""
+    parsed = parse_answer(body)
+    if not 0 <= cell_index < len(parsed.cells):
+        raise SuggestionError(f"The answer has no cell {cell_index + 1}.")
+    text = output.rstrip("\n")
+    if not text.strip():
+        raise SuggestionError("The cell printed nothing, so there is no output to use as expected output.")
+    start, end = parsed.cells[cell_index].span
+    lines = markdown_lines(body)
+    fences = scan_fences(lines[start:end])
+    code_fence = fences[0]
+    fence = _fence_for(text, "```")
+    block = [f"{fence}output", *markdown_lines(text), fence]
+    if len(fences) > 1:
+        lines[start + fences[1].start : start + fences[1].end + 1] = block
+    else:
+        lines[start + code_fence.end + 1 : start + code_fence.end + 1] = ["", *block]
+    return "\n".join(lines) + "\n"
+
+
+def _fence_for(text: str, fence: str) -> str:
+    """``fence``, lengthened past the longest run of its character that opens a line of ``text``."""
+    if fence[0] != "`":
+        return fence
+    longest = max((len(m) for m in re.findall(r"^[ \t]*(`+)", text, re.M)), default=0)
+    return "`" * (longest + 1) if longest >= len(fence) else fence

@@ -165,7 +165,7 @@ def token_is_well_formed(token: str) -> bool:
     return bool(_TOKEN.match(token))
 
 
-def _figure_src(figure: dict) -> str | None:
+def figure_src(figure: dict) -> str | None:
     data = figure.get("png_base64") or ""
     if not isinstance(data, str) or not _BASE64.match(data):
         return None
@@ -271,7 +271,7 @@ def _finished(result: dict, *, answer: Answer, index: int, token: str, client: s
         "figures": [
             {"title": str(f.get("title") or ""), "src": src}
             for f in result.get("figures") or []
-            if (src := _figure_src(f)) is not None
+            if (src := figure_src(f)) is not None
         ],
         "elapsed_ms": elapsed,
         "prefix": result.get("prefix") or "",

@@ -4,7 +4,7 @@
                           files=answer_files, profile="reader", client=address)
     read_try_run(token)   # None (unknown or expired) or the dict below, as often as you like
 
-``start_try_run(*, prefix, cell, files=(), profile="reader", client="") -> str``
+``start_try_run(*, prefix, cell, files=(), profile="reader", client="", report_prefix=False) -> str``
     ``prefix``: the cells before the edited one, as published (answers.cells.Cell objects or
     the dicts runner.engine.forkserver._cell_to_job takes); ``cell``: the edited cell, a Cell or
     ``{"code", "options"}`` (options a CellOptions or its dict; only timeout, device, raises
@@ -25,7 +25,10 @@
     have, e.g. a GPU). ``detail`` is a sentence for the reader for every status but "ran".
     ``prefix``: "ran" (the published cells ran before it), "failed", or "warm" (their state
     came from a checkpoint; not yet: see docs/operations.md, "Try it"). While queued or
-    running, ``progress`` is ``{"done", "total"}``: the cells finished so far, of all.
+    running, ``progress`` is ``{"done", "total"}``: the cells finished so far, of all. With
+``report_prefix``, a finished run also has ``cells``: one ``{"index", "status", "stdout",
+"stderr", "error", "traceback", "figures", "displays", "elapsed_ms", "detail"}`` per prefix cell
+that ran, in order (the edited cell's own result is the top level, as without it).
 
 Results live in Redis for TRYIT_RESULT_TTL_S and nowhere else: a try run never touches the
 database, the published page or its verification.
@@ -108,8 +111,12 @@ def run_deadline_s(cells: list[dict], limits: dict) -> float:
     return answer_timeout(cells, Limits(**limits)) + Limits().setup_timeout_s + settings.TRYIT_LOST_GRACE_S
 
 
-def start_try_run(*, prefix, cell, files=(), profile: str = "reader", client: str = "") -> str:
-    """Raises ValueError, with a sentence for the reader, for input no run should take."""
+def start_try_run(
+    *, prefix, cell, files=(), profile: str = "reader", client: str = "", report_prefix: bool = False
+) -> str:
+    """Raises ValueError, with a sentence for the reader, for input no run should take.
+    ``report_prefix``: the result's ``cells`` also holds each prefix cell's own result (the
+    answer editor's "Run all above and this")."""
     limits = limits_for(profile)
     cell_timeout_s = limits.pop("cell_timeout_s")
     cells = _prefix_job(prefix)
@@ -140,6 +147,7 @@ def start_try_run(*, prefix, cell, files=(), profile: str = "reader", client: st
         "limits": limits,
         "profile": profile,
         "client": client[:200],
+        "report_prefix": bool(report_prefix),
     }
     store().open(token, deadline=deadline, job=json.dumps(job))
     try:

@@ -61,6 +61,8 @@ def execute(*, token: str, server) -> dict | None:
     else:
         crash = info.detail if info is not None and info.outcome == "crashed" else ""
     result = summarise(job["cells"], results, crash=crash)
+    if job.get("report_prefix"):
+        result["cells"] = prefix_results(job["cells"], results)
     result["total_ms"] = round((time.monotonic() - started) * 1000)
     store().put_result(token, result)
     logger.info(
@@ -88,8 +90,19 @@ def summarise(cells: list[dict], results: list[CellResult], *, crash: str = "") 
         return _result(
             status=str(CellStatus.CRASHED), prefix="ran", detail=crash or DETAILS[CellStatus.CRASHED]
         )
-    status = CellStatus.RAN if edited.status == CellStatus.PASSED else edited.status
-    error = edited.error or ""
+    return _result(prefix="ran", **cell_view(edited))
+
+
+def prefix_results(cells: list[dict], results: list[CellResult]) -> list[dict]:
+    """Each published (prefix) cell's own result, in order, as far as the run got."""
+    prefix = {cell["index"] for cell in cells[:-1]}
+    return [{"index": r.index, **cell_view(r)} for r in results if r.index in prefix]
+
+
+def cell_view(done: CellResult) -> dict:
+    """One cell's result as the page shows it: output, stderr, error, figures, a status and why."""
+    status = CellStatus.RAN if done.status == CellStatus.PASSED else done.status
+    error = done.error or ""
     traceback = error if status == CellStatus.ERROR else ""
     last_line = next((line for line in reversed(error.splitlines()) if line.strip()), "")
     detail = ""
@@ -97,23 +110,20 @@ def summarise(cells: list[dict], results: list[CellResult], *, crash: str = "") 
         detail = DETAILS.get(status, "The cell did not finish.")
         if status != CellStatus.ERROR and error:
             detail = f"{detail} ({last_line})"
-    return _result(
-        status=str(status),
-        prefix="ran",
-        detail=detail,
-        stdout=edited.output,
-        stderr=edited.stderr,
-        error=last_line if status == CellStatus.ERROR else error,
-        traceback=traceback,
-        figures=[
+    return {
+        "status": str(status),
+        "detail": detail,
+        "stdout": done.output,
+        "stderr": done.stderr,
+        "error": last_line if status == CellStatus.ERROR else error,
+        "traceback": traceback,
+        "figures": [
             {"title": title, "png_base64": base64.b64encode(png).decode()}
-            for png, title in zip(
-                edited.figures, edited.figure_titles + [""] * len(edited.figures), strict=False
-            )
+            for png, title in zip(done.figures, done.figure_titles + [""] * len(done.figures), strict=False)
         ],
-        displays=edited.displays,
-        elapsed_ms=round(edited.duration_s * 1000),
-    )
+        "displays": done.displays,
+        "elapsed_ms": round(done.duration_s * 1000),
+    }
 
 
 def _result(*, status: str, prefix: str, detail: str, **fields) -> dict:

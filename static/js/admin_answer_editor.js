@@ -1,6 +1,7 @@
 // Admin: the answer body as a code editor (static/vendor/kb_code_editor.js) with the server's
 // own problems marked on their lines and a live preview rendered by the server's renderer.
-// The textarea stays the form's field: without JavaScript the page is the plain textarea.
+// Each cell of the preview can be run on the pool (static/js/admin_draft_runs.js) while
+// writing. The textarea stays the form's field: without JavaScript the page is the plain textarea.
 (function () {
   "use strict";
   var PREVIEW_DELAY_MS = 400;
@@ -8,6 +9,10 @@
   function post(url, body, csrf) {
     var data = new FormData();
     data.append("body", body);
+    return postForm(url, data, csrf);
+  }
+
+  function postForm(url, data, csrf) {
     return fetch(url, {
       method: "POST", body: data, credentials: "same-origin",
       headers: { "X-CSRFToken": csrf, "Accept": "application/json" },
@@ -49,6 +54,11 @@
     preview.append(heading, state, rendered);
     layout.appendChild(preview);
 
+    var runs = window.KBDraftRuns ? window.KBDraftRuns.create({
+      config: config, container: rendered, getBody: function () { return editor.getValue(); },
+      setBody: function (text) { editor.setValue(text); },
+      postForm: function (url, data) { return postForm(url, data, csrf); },
+    }) : null;
     var sequence = 0;
     var timer = null;
     function refreshPreview(text) {
@@ -59,13 +69,14 @@
         // autoescaped template): parsed inert, then moved in, as the page would show it.
         var parsed = new DOMParser().parseFromString(json.html, "text/html");
         rendered.replaceChildren.apply(rendered, Array.prototype.slice.call(parsed.body.childNodes));
+        if (runs) runs.decorate();
         state.textContent = "";
       }).catch(function (error) {
         if (mine === sequence) state.textContent = "Preview not updated: " + error.message;
       });
     }
 
-    window.KBCodeEditor.attach(textarea, {
+    var editor = window.KBCodeEditor.attach(textarea, {
       language: "answer-markdown",
       cellOptions: config.cellOptions,
       check: function (text) {

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db
 
 CHECK = "/admin/kb/question/editor/check/"
 PREVIEW = "/admin/kb/question/editor/preview/"
+RUN = "/admin/kb/question/editor/run/"
 BODY = "Intro.\n\n```python run timeout=5 colour=red\nprint(1)\n```\n\n```output\n1\n```\n\n```python run\n"
 
 
@@ -51,7 +52,7 @@ def test_too_large_a_body_is_refused_with_the_reason(django_user_model):
     assert "at most" in client.post(CHECK, {"body": "x" * 2_000_000}).json()["problems"][0]["message"]
 
 
-@pytest.mark.parametrize("url", [CHECK, PREVIEW])
+@pytest.mark.parametrize("url", [CHECK, PREVIEW, RUN])
 def test_outsiders_get_nothing(url, django_user_model):
     anonymous = Client().post(url, {"body": "x"})
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
@@ -64,7 +65,7 @@ def test_outsiders_get_nothing(url, django_user_model):
     assert viewer.get(url).status_code in (403, 405)
 
 
-@pytest.mark.parametrize("url", [CHECK, PREVIEW])
+@pytest.mark.parametrize("url", [CHECK, PREVIEW, RUN])
 def test_csrf_is_required(url, django_user_model):
     client = _staff(django_user_model, "kb.change_question", client=Client(enforce_csrf_checks=True))
     assert client.post(url, {"body": "x"}).status_code == 403

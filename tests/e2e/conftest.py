@@ -37,6 +37,29 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def try_worker(django_db_setup, broker):
+    """The `try` queue's worker (readers' "Edit and run", the editor's draft runs)."""
+    from django.conf import settings
+
+    from tests.support.workers import WorkerProcess
+
+    # The session's broker, as the cpu worker got it: an earlier module may have left
+    # settings.CELERY_BROKER_URL pointing at a private broker it has since stopped.
+    where = broker.connection_pool.connection_kwargs
+    worker = WorkerProcess(
+        "try-e2e",
+        queues="try",
+        RUNNER_SANDBOX_UID_BASE=str(settings.RUNNER_SANDBOX_UID_BASE + 50),
+        CELERY_BROKER_URL=f"redis://{where['host']}:{where['port']}/{where.get('db', 0)}",
+    )
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})

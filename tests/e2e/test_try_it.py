@@ -7,7 +7,6 @@ works from the keyboard. Real live server, verifying worker, `try` worker, Redis
 import re
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from answers import tryit_limits as limits
@@ -17,7 +16,7 @@ from kb.models import Question
 from kb.services import question_publish
 from tests.e2e.answer_body import fill_through_editor
 from tests.e2e.reading.test_accessibility import axe_violations
-from tests.support.workers import WorkerProcess, wait_for
+from tests.support.workers import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -36,24 +35,6 @@ base * 2
 40
 ```
 """
-
-
-@pytest.fixture(scope="module")
-def try_worker(django_db_setup, broker):
-    # The session's broker, as the cpu worker got it: an earlier module may have left
-    # settings.CELERY_BROKER_URL pointing at a private broker it has since stopped.
-    where = broker.connection_pool.connection_kwargs
-    worker = WorkerProcess(
-        "try-e2e",
-        queues="try",
-        RUNNER_SANDBOX_UID_BASE=str(settings.RUNNER_SANDBOX_UID_BASE + 50),
-        CELERY_BROKER_URL=f"redis://{where['host']}:{where['port']}/{where.get('db', 0)}",
-    )
-    try:
-        worker.wait_ready()
-        yield worker
-    finally:
-        worker.stop()
 
 
 @pytest.fixture
