@@ -24,6 +24,7 @@ from .datafiles import (
     file_size_problem,
     files_problems,
 )
+from .drafts import draft_discard
 from .limits import MAX_CELLS, MAX_NOTEBOOK_BYTES, answer_size_problem, notebook_bytes_problem
 from .models import Answer, AnswerFile, Reproduction, Revision
 from .notebook_import import NotebookError, notebook_import
@@ -328,7 +329,7 @@ class AnswerAdminMixin:
         ]
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "answer_editor": answer_editor_config(object_id)}
+        extra_context = {**(extra_context or {}), "answer_editor": answer_editor_config(request, object_id)}
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def run_status_view(self, request, pk: int):
@@ -411,6 +412,8 @@ class AnswerAdminMixin:
         formsets = sorted(formsets, key=lambda f: f.model is not AnswerFile)
         super().save_related(request, form, formsets, change)
         question = form.instance
+        # Saved: the editor's unsaved draft of it (or of the new question) is now stale.
+        draft_discard(author=request.user, question=question if change else None)
         if getattr(request, "_data_files_changed", False):
             data_files_changed(question=question)  # the body may be unchanged: run with the new files
         if question.allow_unverified and hasattr(question, "answer"):

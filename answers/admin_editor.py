@@ -8,13 +8,14 @@ member who started it. Nothing here saves or publishes anything.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from kb.models import Question
 
 from .draft_runs import DraftRunRefused, draft_run_apply, draft_run_result, draft_run_start
+from .drafts import DraftRefused, draft_discard, draft_for, draft_save
 from .editor import authoring_check, cell_option_table
 from .limits import answer_size_problem
 from .rendering import render_answer
@@ -85,7 +86,21 @@ def editor_urls(model_admin) -> list:
             return _refusal(refused)
         return JsonResponse({"body": new_body})
 
+    @require_POST
+    def draft_view(request):
+        body = _draft_body(model_admin, request)
+        question = _edited_question(model_admin, request)
+        if request.POST.get("action") == "discard":
+            draft_discard(author=request.user, question=question)
+            return JsonResponse({"discarded": True})
+        try:
+            draft = draft_save(author=request.user, question=question, body=body)
+        except DraftRefused as refused:
+            return JsonResponse({"error": str(refused)}, status=400)
+        return JsonResponse({"savedAt": draft.updated_at.isoformat()})
+
     return [
+        path("editor/draft/", site.admin_view(draft_view), name="kb_question_editor_draft"),
         path("editor/check/", site.admin_view(check_view), name="kb_question_editor_check"),
         path("editor/preview/", site.admin_view(preview_view), name="kb_question_editor_preview"),
         path("editor/run/", site.admin_view(run_view), name="kb_question_editor_run"),
@@ -120,6 +135,19 @@ def _question(model_admin, request):
     return question
 
 
+def _edited_question(model_admin, request):
+    """The question a draft belongs to: None for a new one; 404 for one that is not there."""
+    raw = request.POST.get("question", "")
+    if raw == "":
+        return None
+    question = Question.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    if question is None:
+        raise Http404("No such question.")
+    if not model_admin.has_change_permission(request, question):
+        raise PermissionDenied
+    return question
+
+
 def _refusal(refused: DraftRunRefused) -> JsonResponse:
     response = JsonResponse({"error": str(refused)}, status=refused.status)
     if refused.retry_after_s:
@@ -127,10 +155,20 @@ def _refusal(refused: DraftRunRefused) -> JsonResponse:
     return response
 
 
-def answer_editor_config(question_id: str | None = None) -> dict:
-    """What static/js/admin_answer_editor.js reads from the page (a json_script, not code)."""
+def answer_editor_config(request, question_id: str | None = None) -> dict:
+    """What static/js/admin_answer_editor.js reads from the page (a json_script, not code):
+    the endpoints, the cell options, and the author's unsaved draft when there is one."""
+    question = None
+    if question_id and str(question_id).isdigit():
+        question = Question.objects.select_related("answer").filter(pk=int(question_id)).first()
+    saved = getattr(getattr(question, "answer", None), "body", "") if question else ""
+    draft = None
+    if request.user.is_authenticated and (question is not None or not question_id):
+        draft = draft_for(author=request.user, question=question, saved_body=saved)
     return {
-        "question": str(question_id) if question_id and str(question_id).isdigit() else "",
+        "question": str(question.pk) if question else "",
+        "draftUrl": reverse("admin:kb_question_editor_draft"),
+        "draft": {"body": draft.body, "savedAt": draft.updated_at.isoformat()} if draft else None,
         "checkUrl": reverse("admin:kb_question_editor_check"),
         "previewUrl": reverse("admin:kb_question_editor_preview"),
         "runUrl": reverse("admin:kb_question_editor_run"),

@@ -168,3 +168,32 @@ class AnswerFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AnswerDraft(models.Model):
+    """What an author has typed in the answer editor and not yet saved, kept as they type so a
+    closed tab loses nothing. One per author and question; ``question`` is null for a question
+    not yet added (one such draft per author). Deleted when the author saves the question."""
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="answer_drafts"
+    )
+    question = models.ForeignKey(
+        Question, null=True, blank=True, on_delete=models.CASCADE, related_name="answer_drafts"
+    )
+    body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["author", "question"], name="one_draft_per_author_and_question"),
+            models.UniqueConstraint(
+                fields=["author"],
+                condition=models.Q(question__isnull=True),
+                name="one_new_answer_draft_per_author",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Draft by {self.author_id} of {self.question_id or 'a new question'}"

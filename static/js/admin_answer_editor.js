@@ -59,6 +59,11 @@
       setBody: function (text) { editor.setValue(text); },
       postForm: function (url, data) { return postForm(url, data, csrf); },
     }) : null;
+    var drafts = window.KBAnswerDrafts && config.draftUrl ? window.KBAnswerDrafts.create({
+      config: config, mount: pane, form: textarea.form, getBody: function () { return textarea.value; },
+      setBody: function (text) { editor.setValue(text); },
+      postForm: function (url, data) { return postForm(url, data, csrf); },
+    }) : null;
     var sequence = 0;
     var timer = null;
     function refreshPreview(text) {
@@ -85,6 +90,7 @@
       onChange: function (text) {
         clearTimeout(timer);
         timer = setTimeout(function () { refreshPreview(text); }, PREVIEW_DELAY_MS);
+        if (drafts) drafts.changed();
       },
     });
     refreshPreview(textarea.value);
