@@ -38,6 +38,9 @@ class AnswerFileForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["name"].required = False
+        # A tabular inline shows column headings, not labels: name each input for screen readers.
+        self.fields["name"].widget.attrs["aria-label"] = "Data file name"
+        self.fields["upload"].widget.attrs["aria-label"] = "Data file to upload"
         if self.instance.pk:
             self.fields["name"].disabled = True  # a new name is a new file: upload it again
 
