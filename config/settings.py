@@ -383,6 +383,11 @@ TRYIT_ALLOW_GPU = env_bool("TRYIT_ALLOW_GPU", False)
 TRYIT_QUEUE = env("TRYIT_QUEUE", "try")
 # The edited cell's code; above what the view lets through (20,000 characters: 80 KB at most).
 TRYIT_MAX_CODE_BYTES = int(env("TRYIT_MAX_CODE_BYTES", str(128 * 1024)))
+# Each `try` fork server keeps up to TRYIT_CHECKPOINTS checkpoints (an answer's published cells
+# run once, forked per reader run) within TRYIT_CHECKPOINT_BUDGET_BYTES of memory (their PSS),
+# least recently used evicted first; 0 turns them off (every run then re-runs its prefix).
+TRYIT_CHECKPOINTS = int(env("TRYIT_CHECKPOINTS", "4"))
+TRYIT_CHECKPOINT_BUDGET_BYTES = int(env("TRYIT_CHECKPOINT_BUDGET_BYTES", str(2 * 1024**3)))
 TRYIT_LIMITS = {
     "reader": {
         # The edited cell's wall time (the published cells before it keep their own timeouts).

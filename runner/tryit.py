@@ -24,7 +24,7 @@
     run by its deadline: its worker died), "refused" (the cell asks for what try runs do not
     have, e.g. a GPU). ``detail`` is a sentence for the reader for every status but "ran".
     ``prefix``: "ran" (the published cells ran before it), "failed", or "warm" (their state
-    came from a checkpoint; not yet: see docs/operations.md, "Try it"). While queued or
+    came from a checkpoint kept warm by the worker: runner.engine.checkpoint). While queued or
     running, ``progress`` is ``{"done", "total"}``: the cells finished so far, of all. With
 ``report_prefix``, a finished run also has ``cells``: one ``{"index", "status", "stdout",
 "stderr", "error", "traceback", "figures", "displays", "elapsed_ms", "detail"}`` per prefix cell

@@ -1,9 +1,11 @@
 """The worker's half of "try it": run a claimed job in the fork server and store its result.
 
 The job (prefix cells, the edited cell, data files, limits) was put in Redis by
-runner.tryit.start_try_run; the message carries only the token. The run goes through the same
-sandbox as a verification run (fresh root, namespaces, seccomp, the worker's sandbox uid,
-private /tmp), under the profile's stricter limits. Nothing is written to the database.
+runner.tryit.start_try_run; the message carries only the token. The published cells before
+the edited one run once per fork server in a checkpoint kept warm (runner.engine.checkpoint),
+and each run forks a re-isolated child from it: the same layers as a verification run (fresh
+root, namespaces, seccomp, the worker's sandbox uid, a private /tmp) plus a user namespace of
+its own, under the profile's stricter limits. Nothing is written to the database.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import base64
 import logging
 import time
 from dataclasses import replace
+
+from django.conf import settings
 
 from runner.engine.protocol import CellResult, CellStatus, Limits
 from runner.tryit_store import store
@@ -49,7 +53,11 @@ def execute(*, token: str, server) -> dict | None:
     try:
         total = len(job["cells"])
         store().set_progress(token, progress={"done": 0, "total": total})
-        with server.run_answer(job["cells"], limits=limits, files=files) as answer_run:
+        checkpoint = {
+            "max": settings.TRYIT_CHECKPOINTS,
+            "budget_bytes": settings.TRYIT_CHECKPOINT_BUDGET_BYTES,
+        }
+        with server.run_answer(job["cells"], limits=limits, files=files, checkpoint=checkpoint) as answer_run:
             for done, _ in enumerate(answer_run, start=1):
                 if done < total:  # live progress: the published cells before the edited one
                     store().set_progress(token, progress={"done": done, "total": total})
@@ -61,6 +69,10 @@ def execute(*, token: str, server) -> dict | None:
     else:
         crash = info.detail if info is not None and info.outcome == "crashed" else ""
     result = summarise(job["cells"], results, crash=crash)
+    sandbox = info.sandbox if info is not None else {}
+    if result["prefix"] == "ran" and sandbox.get("checkpoint") == "warm":
+        result["prefix"] = "warm"  # the published cells' state came from a checkpoint
+    result["checkpoint"] = sandbox.get("checkpoint") or "none"
     if job.get("report_prefix"):
         result["cells"] = prefix_results(job["cells"], results)
     result["total_ms"] = round((time.monotonic() - started) * 1000)

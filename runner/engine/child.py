@@ -15,7 +15,7 @@ import signal
 import sys
 import tempfile
 
-from runner.engine import cellexec, datafiles, rootfs, sandbox, seccomp_filter
+from runner.engine import cellexec, checkpoint_child, datafiles, rootfs, sandbox, seccomp_filter
 from runner.engine.protocol import Limits, read_frame, write_frame
 
 
@@ -38,7 +38,8 @@ def cell_runner(job: dict, *, fds: dict, facts: dict, fallback_dir: str) -> None
     facts.update(make_filesystem(job, limits, facts))
     cellexec.warm_up(limits)
     session = cellexec.Session(limits)  # seeded, hooks in place: off the answer's path
-    facts.update(seccomp_filter.install())
+    checkpoint = bool(job.get("checkpoint"))  # a try-it checkpoint: it forks readers after its cells
+    facts.update(seccomp_filter.install(checkpoint=checkpoint))
     facts["layers"] = layers_of(facts)
     handed = read_frame(fds["job_r"])
     if handed is None:
@@ -50,6 +51,7 @@ def cell_runner(job: dict, *, fds: dict, facts: dict, fallback_dir: str) -> None
         result_fd=fds["result_w"],
         ack_fd=fds["ack_r"],
         lifeline_fd=fds["lifeline_r"],
+        extra_fd=fds["control"] if checkpoint else None,
     )
     sys.stdin = open(0, closefd=False)  # noqa: SIM115 - fd 0 is /dev/null for the whole run
     for fd, name in ((1, "stdout"), (2, "stderr")):
@@ -93,6 +95,8 @@ def cell_runner(job: dict, *, fds: dict, facts: dict, fallback_dir: str) -> None
         has_cuda=job["has_cuda"],
         session=session,
     )
+    if checkpoint:
+        checkpoint_child.serve_readers(control_fd=6, limits=limits, has_cuda=job["has_cuda"], session=session)
     os._exit(0)
 
 
@@ -123,6 +127,7 @@ def make_filesystem(job: dict, limits: Limits, facts: dict) -> dict:
                 pid_namespace=facts["namespaces"]["pid"],
                 has_cuda=job["has_cuda"],
                 data_dirs=job.get("data_dirs", ()),
+                hidden_proc=bool(job.get("checkpoint")),
             )
         )
         return found

@@ -78,9 +78,15 @@ class AnswerRun:
     """Iterate for each cell's CellResult as it finishes; then ``info`` holds the RunInfo."""
 
     def __init__(
-        self, server: ForkServer, cells: list[dict], limits: Limits, files: list[dict] | None = None
+        self,
+        server: ForkServer,
+        cells: list[dict],
+        limits: Limits,
+        files: list[dict] | None = None,
+        extra: dict | None = None,
     ):
         self.server = server
+        self.extra = extra or {}
         self.cells = cells
         self.limits = limits
         self.files = files or []
@@ -119,7 +125,8 @@ class AnswerRun:
         deadline = time.monotonic() + answer_timeout(self.cells, self.limits) + grace
         finished = False
         try:
-            server._send({"t": "run", "job": {**server._job(self.cells, self.limits), "files": self.files}})
+            job = {**server._job(self.cells, self.limits), "files": self.files, **self.extra}
+            server._send({"t": "run", "job": job})
             while True:
                 frame = server._receive(deadline)
                 if frame["t"] == "cell":
@@ -226,13 +233,17 @@ class ForkServer:
         limits: Limits | None = None,
         answer_timeout_s: float | None = None,
         files: dict[str, bytes] | None = None,
+        checkpoint: dict | None = None,
     ) -> AnswerRun:
         """Start running ``cells`` (answers.cells.Cell objects) in one fresh sandboxed child;
-        ``files`` ({name: content}) are the answer's data files, read-only in its working directory."""
+        ``files`` ({name: content}) are the answer's data files, read-only in its working directory.
+        ``checkpoint`` ({"max", "budget_bytes"}): a try-it run, whose cells before the last
+        come from a checkpoint kept warm in the server (runner.engine.checkpoint)."""
         limits = limits or self.limits
         if answer_timeout_s is not None:
             limits = replace(limits, answer_timeout_s=answer_timeout_s)
-        return AnswerRun(self, [_cell_to_job(c) for c in cells], limits, files_to_job(files))
+        extra = {"try_checkpoint": checkpoint} if checkpoint is not None else None
+        return AnswerRun(self, [_cell_to_job(c) for c in cells], limits, files_to_job(files), extra)
 
     def close(self) -> None:
         process, self.process = self.process, None
@@ -421,7 +432,7 @@ def serve() -> None:
     os.dup2(2, 1)  # anything printed by accident goes to stderr, never into the protocol
     proto_in = 0
     _preload()
-    from runner.engine import isolation, supervisor
+    from runner.engine import checkpoint, isolation, supervisor
     from runner.engine.fingerprint import environment_fingerprint
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller's Ctrl-C is the caller's to handle
@@ -442,6 +453,7 @@ def serve() -> None:
         }
     )
     standby = None
+    checkpoints = checkpoint.CheckpointCache()  # try-it prefixes kept warm
     while True:
         message = read_frame(proto_in)
         if message is None:
@@ -449,13 +461,22 @@ def serve() -> None:
         if message.get("t") != "run":
             continue  # a stray "cancel" that arrives after its run ended
         job = message["job"]
-        if not supervisor.run_job(job, emit=emit, template=template, control_fd=proto_in, standby=standby):
+        if job.get("try_checkpoint") is not None:
+            alive = checkpoint.run_try(
+                job, emit=emit, template=template, control_fd=proto_in, cache=checkpoints, standby=standby
+            )
+        else:
+            alive = supervisor.run_job(
+                job, emit=emit, template=template, control_fd=proto_in, standby=standby
+            )
+        if not alive:
             standby = None
             break
         # Fork and sandbox the next answer's child now, while nobody waits (~15 ms saved).
         standby = supervisor.Standby(supervisor.setup_of(job), template)
     if standby is not None:
         standby.discard()
+    checkpoints.close()
     template.close()
 
 

@@ -24,6 +24,7 @@ import sys
 from runner.engine.sandbox import (
     MS_BIND,
     MS_NODEV,
+    MS_NOEXEC,
     MS_NOSUID,
     MS_PRIVATE,
     MS_RDONLY,
@@ -176,6 +177,9 @@ def _private_scratch(root: str, *, tmp_bytes: int, tmp_inodes: int, uid: int) ->
     os.rmdir(scratch)
 
 
+HIDDEN_PROC = "/.kb-root-only/proc"
+
+
 def build_fresh_root(
     *,
     tmp_bytes: int,
@@ -184,6 +188,7 @@ def build_fresh_root(
     pid_namespace: bool,
     has_cuda: bool,
     data_dirs=(),
+    hidden_proc: bool = False,
 ) -> dict:
     """Make a new root from the allow-list and pivot into it; the old root is detached.
 
@@ -223,6 +228,13 @@ def build_fresh_root(
     os.makedirs(root + "/proc", mode=0o555, exist_ok=True)
     # hidepid: without a PID namespace of its own, the cell sees only its own user's processes.
     masked = mount_proc(root + "/proc", options=None if pid_namespace else "hidepid=2")
+    if hidden_proc:
+        # A try-it checkpoint's readers mount a /proc of their own from a user namespace; the
+        # kernel allows that only where an unmasked proc is already mounted. This one sits in a
+        # root-only folder that neither the checkpoint (the sandbox uid) nor a reader can enter.
+        os.mkdir(root + os.path.dirname(HIDDEN_PROC), 0o700)
+        os.mkdir(root + HIDDEN_PROC, 0o555)
+        _mount("proc", root + HIDDEN_PROC, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
     os.chdir(root)
     if _libc.syscall(_pivot_root_number(), b".", b".") != 0:
         raise OSError(_errno(), f"pivot_root: {os.strerror(_errno())}")

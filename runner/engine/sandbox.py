@@ -231,19 +231,26 @@ def mount_proc(target: str = "/proc", *, options: str | None = None) -> list[str
 
 
 def move_fds(
-    *, stdout_fd: int, stderr_fd: int, result_fd: int, ack_fd: int, lifeline_fd: int
+    *,
+    stdout_fd: int,
+    stderr_fd: int,
+    result_fd: int,
+    ack_fd: int,
+    lifeline_fd: int,
+    extra_fd: int | None = None,
 ) -> tuple[int, int, int]:
     """stdin from /dev/null (EOF at once), stdout/stderr to the pipes; close everything else.
 
     Returns the result pipe's, the acknowledgement pipe's and the lifeline's new descriptors
-    (3, 4 and 5).
+    (3, 4 and 5); ``extra_fd`` (a checkpoint's control socket) is kept as 6.
     """
-    high = [os.dup(fd) for fd in (stdout_fd, stderr_fd, result_fd, ack_fd, lifeline_fd)]
+    kept = (stdout_fd, stderr_fd, result_fd, ack_fd, lifeline_fd) + (() if extra_fd is None else (extra_fd,))
+    high = [os.dup(fd) for fd in kept]
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     for target, fd in enumerate(high, start=1):
         os.dup2(fd, target)
-    os.closerange(6, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    os.closerange(len(kept) + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     return 3, 4, 5
 
 

@@ -43,12 +43,15 @@ class Standby:
         fds.update(ack_r=ack_r, job_r=job_r)
         try:
             # Forked by the template, which has never seen a job, not by this server.
-            self.child = template.fork_child(setup=setup, fallback_dir=self.fallback_dir, fds=fds)
+            self.child = self._fork(setup, fds)
         finally:
             for fd in fds.values():
                 os.close(fd)
         # Not our child: its exit is seen on a pidfd, its status comes from the template.
         self.exit_fd = os.pidfd_open(self.child)
+
+    def _fork(self, setup: dict, fds: dict[str, int]) -> int:
+        return self.template.fork_child(setup=setup, fallback_dir=self.fallback_dir, fds=fds)
 
     def usable_for(self, job: dict) -> bool:
         if setup_of(job) != self.setup:
@@ -74,6 +77,7 @@ class Standby:
             return False
         finally:
             os.close(self.job_w)
+            self.job_w = None  # closed once: its number may be another descriptor's later
 
     def release(self) -> None:
         """Close the server's ends once the job is over (or the standby is discarded)."""
@@ -86,8 +90,10 @@ class Standby:
         shutil.rmtree(self.fallback_dir, ignore_errors=True)
 
     def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.job_w)  # the child reads end of file and exits
+        if self.job_w is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.job_w)  # the child reads end of file and exits
+            self.job_w = None
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.child, signal.SIGKILL)
         try:

@@ -101,6 +101,8 @@ def _serve(sock: socket.socket, server_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Only the template holds the write end: a child reads end of file on it once we are gone.
     lifeline_r, _lifeline_w = os.pipe()
+    checkpoints: set[int] = set()  # try-it checkpoints (runner.engine.checkpoint), alive until reaped
+    reaped: dict[int, tuple] = {}  # checkpoints found dead by a sweep, until their reap request
     try:
         while True:
             try:
@@ -114,15 +116,19 @@ def _serve(sock: socket.socket, server_pid: int) -> None:
                 try:
                     passed = dict(zip(request["fds"], fds, strict=True))
                     reply = {"pid": _fork(request, {**passed, "lifeline_r": lifeline_r})}
+                    if request["setup"].get("checkpoint"):
+                        checkpoints.add(reply["pid"])  # lives on between jobs: never swept
                 finally:
                     for fd in fds:
                         os.close(fd)
             elif request["t"] == "reap":
-                _, status, usage = os.wait4(request["pid"], 0)
+                pid = request["pid"]
+                checkpoints.discard(pid)
+                status, usage = reaped.pop(pid, None) or os.wait4(pid, 0)[1:]
                 reply = {
                     "code": os.waitstatus_to_exitcode(status),
                     "cpu_s": usage.ru_utime + usage.ru_stime,
-                    "swept": watch.sweep_orphans(),
+                    "swept": watch.sweep_orphans(checkpoints, reaped),
                 }
             else:
                 raise ValueError(f"unknown request {request['t']!r}")

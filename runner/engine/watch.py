@@ -75,28 +75,31 @@ def children_of(parents: set[int]) -> set[int]:
     return found
 
 
-def sweep_orphans() -> int:
-    """Kill and reap every child of this (subreaper) server: the leftovers of a job."""
+def sweep_orphans(spare: set[int] = frozenset(), reaped: dict | None = None) -> int:
+    """Kill and reap every child of this (subreaper) server: the leftovers of a job. ``spare``:
+    children to leave running (try-it checkpoints); one of them found dead is reaped and its
+    status kept in ``reaped`` for the reap request that will ask for it."""
     swept = 0
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return swept  # no child left at all
         if pid:
-            swept += 1
+            if pid in spare and reaped is not None:
+                reaped[pid] = (status, usage)
+            else:
+                swept += 1
             continue
         killed = 0
-        for child in direct_children(os.getpid()):
+        for child in direct_children(os.getpid()) - set(spare):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGKILL)
                 killed += 1
         if killed:
-            os.waitpid(-1, 0)
-            swept += 1
-        else:
-            time.sleep(0.001)
+            continue  # reaped by the wait above, on the next turn
+        return swept
     return swept
 
 
@@ -124,7 +127,11 @@ def reap(state, child: int) -> None:
     state.swept = exit["swept"]
 
 
-def watch(state, child: int, readers: dict[str, int], control_fd: int | None) -> bool:
+def watch(
+    state, child: int, readers: dict[str, int], control_fd: int | None, *, until_done: bool = False
+) -> bool:
+    """Until the child exits or is stopped (``until_done``: or has reported all its cells, and
+    lives on: a try-it checkpoint); False when the caller has gone away."""
     limits = state.limits
     decoder = FrameDecoder(max_bytes=max_frame_bytes(limits))
     selector = selectors.DefaultSelector()
@@ -200,7 +207,7 @@ def watch(state, child: int, readers: dict[str, int], control_fd: int | None) ->
             state.stop(CellStatus.CRASHED, f"the sandbox broke the protocol: {str(exc)[:300]}")
 
     try:
-        while state.stop_reason is None and state.exit is None:
+        while state.stop_reason is None and state.exit is None and not (until_done and state.done):
             now = time.monotonic()
             if now >= min(cell_deadline(), answer_deadline):
                 if not state.ready:

@@ -1,0 +1,370 @@
+"""In the fork server: try-it runs whose published prefix is not paid again on every run.
+
+A try job (the published cells before the edited one, then the edited cell) is run by a
+checkpoint per (prefix cells, data files, set-up, limits): a sandbox the template forked like
+any other, which ran the prefix once and then stays, forking one re-isolated child per reader
+run (runner.engine.checkpoint_child). The first run of a prefix builds its checkpoint (the
+prefix runs, ``checkpoint: "new"``); the next ones fork from it (``checkpoint: "warm"``), so a
+reader waits only for their own cell. Checkpoints are kept in an LRU bounded by a count and a
+memory budget (each one's proportional share of memory, PSS, from /proc).
+
+Where a checkpoint cannot serve (a CUDA cell, a kernel without unprivileged user namespaces or
+a fresh root, a prefix that failed) the job runs the usual way, prefix included, and says why.
+A checkpoint that dies mid-run ends that reader's run as ``crashed`` with a clear detail and
+is dropped; the next run builds a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import select
+import signal
+import socket
+import time
+import traceback
+from collections import OrderedDict
+
+from runner.engine import supervisor, watch
+from runner.engine.child import cpu_share
+from runner.engine.protocol import CellStatus, Limits, write_frame
+from runner.engine.standby import Standby, setup_of
+
+PREFIX_OK = {"passed", "ran", "mismatch", "figure_mismatch", "nondeterministic"}
+REPLY_TIMEOUT_S = 10.0
+DEFAULT_MAX = 4
+DEFAULT_BUDGET_BYTES = 2 * 1024**3
+READER_FDS = ("out_w", "err_w", "result_w", "ack_r", "job_r", "exit_w", "pid_sock")
+
+
+class CheckpointBroken(RuntimeError):
+    """The checkpoint could not fork a reader (it died, or refused): drop it."""
+
+
+def memory_bytes(pid: int) -> int:
+    """The process's proportional share of memory (PSS): copy-on-write pages counted once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return watch.read_rss(pid, "RssAnon:") or 0
+
+
+class Checkpoint(Standby):
+    """A sandbox that runs the prefix, then forks readers on request over its control socket."""
+
+    def __init__(self, setup: dict, template):
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.control.settimeout(REPLY_TIMEOUT_S)
+        self._theirs = theirs
+        self.prefix_frames: list[dict] = []
+        self.facts: dict = {}
+        self.used_at = time.monotonic()
+        super().__init__({**setup, "checkpoint": True}, template)
+        theirs.close()
+
+    def _fork(self, setup, fds):  # Standby.__init__ calls this
+        return self.template.fork_child(
+            setup=setup, fallback_dir=self.fallback_dir, fds={**fds, "control": self._theirs.fileno()}
+        )
+
+    def alive(self) -> bool:
+        exited, _, _ = select.select([self.exit_fd], [], [], 0)
+        return not exited
+
+    def run_prefix(self, job: dict, *, control_fd: int | None) -> bool:
+        """Run the prefix cells; True when every one ran to its end and the sandbox can fork
+        readers (a fresh root, a PID namespace, seccomp)."""
+        state = supervisor._Job(job, self.prefix_frames.append)
+        self.hand(job)
+        state.ack_fd = self.ack_w
+        state.wait_child = self.reap
+        readers = {name: pair[0] for name, pair in self.pipes.items()}
+        watch.watch(state, self.child, readers, control_fd, until_done=True)
+        self.facts = dict(state.info.sandbox)
+        layers = self.facts.get("layers", {})
+        usable = all(layers.get(name) for name in ("fresh root", "seccomp", "pid namespace"))
+        ok = state.done and state.stop_reason is None and state.exit is None and usable
+        ok = ok and all(f["result"]["status"] in PREFIX_OK for f in self.prefix_frames)
+        for pair in self.pipes.values():  # the prefix is over: nothing more comes on them
+            with contextlib.suppress(OSError):
+                os.close(pair[0])
+        self.pipes = {}  # closed: never again (the numbers may be another's by then)
+        return ok and len(self.prefix_frames) == len(job["cells"])
+
+    def fork_reader(self) -> Reader:
+        self.used_at = time.monotonic()
+        reader = Reader()
+        try:
+            socket.send_fds(self.control, [json.dumps({"fds": list(READER_FDS)}).encode()], reader.theirs())
+            reply = self.control.recv(4096)
+            if not reply or not json.loads(reply).get("ok"):
+                raise CheckpointBroken("the checkpoint refused to fork a reader")
+            reader.receive_pid(timeout_s=REPLY_TIMEOUT_S)
+        except (OSError, ValueError, CheckpointBroken) as exc:
+            reader.release()
+            raise CheckpointBroken(f"the checkpoint could not fork a reader: {exc}") from exc
+        finally:
+            reader.close_theirs()
+        return reader
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            self.control.close()
+        super().release()
+
+
+class Reader:
+    """The server's ends of one reader child's pipes; ``child`` is its pid as the server sees it."""
+
+    def __init__(self):
+        self.pipes = {name: os.pipe() for name in ("result", "out", "err")}
+        self.ack_r, self.ack_w = os.pipe()
+        self.job_r, self.job_w = os.pipe()
+        self.exit_r, self.exit_w = os.pipe()
+        self.pid_ours, self.pid_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.child: int | None = None
+        self.pidfd: int | None = None
+        self.exit: dict | None = None
+
+    def theirs(self) -> list[int]:
+        ends = {
+            "out_w": self.pipes["out"][1],
+            "err_w": self.pipes["err"][1],
+            "result_w": self.pipes["result"][1],
+            "ack_r": self.ack_r,
+            "job_r": self.job_r,
+            "exit_w": self.exit_w,
+            "pid_sock": self.pid_theirs.fileno(),
+        }
+        return [ends[name] for name in READER_FDS]
+
+    def close_theirs(self) -> None:
+        for fd in (self.pipes["out"][1], self.pipes["err"][1], self.pipes["result"][1]):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        for fd in (self.ack_r, self.job_r, self.exit_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.pid_theirs.close()
+
+    def receive_pid(self, *, timeout_s: float) -> None:
+        self.pid_ours.settimeout(timeout_s)
+        _, fds, _, _ = socket.recv_fds(self.pid_ours, 16, 1)
+        if not fds:
+            raise CheckpointBroken("the reader child did not start")
+        self.pidfd = fds[0]
+        with open(f"/proc/self/fdinfo/{self.pidfd}") as info:
+            for line in info:
+                if line.startswith("Pid:"):
+                    self.child = int(line.split()[1])
+        if not self.child or self.child < 0:
+            raise CheckpointBroken("the reader child exited before it could run")
+
+    def hand(self, job: dict) -> bool:
+        try:
+            write_frame(self.job_w, {"cells": job["cells"], "cpu_s": job["cpu_s"]})
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(self.job_w)
+            self.job_w = None
+
+    def reap(self) -> dict:
+        """R's report of R1's exit; a killed checkpoint (R killed too) reads as SIGKILL."""
+        if self.exit is None:
+            ready, _, _ = select.select([self.exit_r], [], [], REPLY_TIMEOUT_S)
+            data = os.read(self.exit_r, 4096) if ready else b""
+            report = json.loads(data) if data else {"code": -9, "cpu_s": 0.0}
+            self.exit = {
+                "code": int(report.get("code", -9)),
+                "cpu_s": float(report.get("cpu_s", 0.0)),
+                "swept": 0,
+            }
+        return self.exit
+
+    def release(self) -> None:
+        for pair in self.pipes.values():
+            with contextlib.suppress(OSError):
+                os.close(pair[0])
+        for fd in (self.ack_w, self.exit_r, self.pidfd, self.job_w):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.pid_ours.close()
+
+
+class CheckpointCache:
+    """The fork server's checkpoints, least recently used first, under a count and a budget."""
+
+    def __init__(self):
+        self.entries: OrderedDict[str, Checkpoint] = OrderedDict()
+        self.max_count = DEFAULT_MAX
+        self.budget_bytes = DEFAULT_BUDGET_BYTES
+        self.evicted = 0
+
+    def configure(self, settings: dict) -> None:
+        self.max_count = max(0, int(settings.get("max", self.max_count)))
+        self.budget_bytes = max(0, int(settings.get("budget_bytes", self.budget_bytes)))
+
+    @staticmethod
+    def key(job: dict) -> str:
+        payload = {
+            "cells": [[c["code"], c["options"], c.get("expected")] for c in job["cells"][:-1]],
+            "files": job.get("files") or [],
+            "setup": setup_of(job),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    def take(self, key: str) -> Checkpoint | None:
+        found = self.entries.get(key)
+        if found is None:
+            return None
+        if not found.alive():
+            self.drop(key)
+            return None
+        self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: str, checkpoint: Checkpoint) -> None:
+        self.entries[key] = checkpoint
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.max_count or (
+            len(self.entries) > 1 and self.total_bytes() > self.budget_bytes
+        ):
+            oldest = next(iter(self.entries))
+            self.drop(oldest)
+            self.evicted += 1
+
+    def total_bytes(self) -> int:
+        return sum(memory_bytes(c.child) for c in self.entries.values())
+
+    def drop(self, key: str) -> None:
+        checkpoint = self.entries.pop(key, None)
+        if checkpoint is not None:
+            checkpoint.discard()
+
+    def close(self) -> None:
+        for key in list(self.entries):
+            self.drop(key)
+
+
+def unusable_reason(job: dict) -> str | None:
+    if len(job["cells"]) < 2:
+        return "no published cells before the edited one"
+    if job.get("has_cuda") or any(c["options"].get("device", "cpu") != "cpu" for c in job["cells"]):
+        return "a CUDA cell: CUDA state does not survive a fork"
+    return None
+
+
+def run_try(
+    job: dict, *, emit, template, control_fd: int | None, cache: CheckpointCache, standby=None
+) -> bool:
+    """Run a try job through a checkpoint (built now, or warm); the usual way where none serves."""
+    cache.configure(job.get("try_checkpoint") or {})
+    reason = unusable_reason(job) or (None if cache.max_count else "checkpoints are turned off")
+    if reason is None:
+        if standby is not None:
+            # Gone first: a checkpoint dropped below has the template sweep its children,
+            # and the standby is one of them.
+            standby.discard()
+            standby = None
+        key = cache.key(job)
+        checkpoint = cache.take(key)
+        state = "warm"
+        if checkpoint is None:
+            checkpoint, state = _build(job, template, control_fd), "new"
+            if checkpoint is None:
+                reason = "the published cells did not run cleanly in a checkpoint"
+            else:
+                cache.put(key, checkpoint)
+        if checkpoint is not None:
+            try:
+                return _run_reader(
+                    job, checkpoint, state=state, emit=emit, control_fd=control_fd, cache=cache, key=key
+                )
+            except CheckpointBroken as broken:
+                cache.drop(key)
+                reason = str(broken)
+    return supervisor.run_job(
+        job, emit=_noting(emit, reason), template=template, control_fd=control_fd, standby=standby
+    )
+
+
+def _noting(emit, reason: str | None):
+    def emit_with_reason(frame: dict) -> None:
+        if frame.get("t") == "end":
+            frame["info"]["sandbox"]["checkpoint"] = "none"
+            frame["info"]["sandbox"]["checkpoint_skipped"] = reason
+        emit(frame)
+
+    return emit_with_reason
+
+
+def _cpu_s(job: dict) -> float:
+    limits = Limits(**job["limits"])
+    return limits.cpu_s or watch.answer_timeout(job["cells"], limits) * cpu_share(limits) + 5
+
+
+def _build(job: dict, template, control_fd: int | None) -> Checkpoint | None:
+    prefix = {**job, "cells": job["cells"][:-1]}
+    prefix["cpu_s"] = _cpu_s(prefix)
+    checkpoint = Checkpoint(setup_of(job), template)
+    try:
+        if checkpoint.run_prefix(prefix, control_fd=control_fd):
+            return checkpoint
+    except Exception:  # noqa: BLE001 - whatever broke, the job runs the usual way
+        traceback.print_exc()  # the fork server's stderr: the worker's log
+    checkpoint.discard()
+    return None
+
+
+def _run_reader(job, checkpoint: Checkpoint, *, state: str, emit, control_fd, cache, key) -> bool:
+    reader = checkpoint.fork_reader()  # before any frame goes out: a failure here falls back
+    edited = {**job, "cells": job["cells"][-1:]}
+    edited["cpu_s"] = _cpu_s(edited)
+    for frame in checkpoint.prefix_frames:
+        emit(frame)
+    run = supervisor._Job(edited, emit)
+    run.info.sandbox.update(checkpoint.facts)
+    run.info.sandbox.update(
+        checkpoint=state,
+        checkpoint_pid=checkpoint.child,  # as the worker sees it: for operators (and the tests' kill)
+        checkpoints_held=len(cache.entries),
+        checkpoints_evicted=cache.evicted,
+    )
+    caller_alive = True
+    try:
+        if not reader.hand(edited):
+            run.stop(CellStatus.CRASHED, "the reader's sandbox did not take its cell")
+        run.ack_fd = reader.ack_w
+        run.wait_child = reader.reap
+        readers = {name: pair[0] for name, pair in reader.pipes.items()}
+        caller_alive = watch.watch(run, reader.child, readers, control_fd)
+    finally:
+        if run.exit is None:
+            with contextlib.suppress(ProcessLookupError, OSError):
+                # PID 1 of its namespace: everything it started goes too. By pidfd: the
+                # number could name another process once R1 is gone.
+                signal.pidfd_send_signal(reader.pidfd, signal.SIGKILL)
+            watch.reap(run, reader.child)
+        reader.release()
+    if not run.done:
+        # A killed checkpoint takes its readers with it, and finishes dying just after them.
+        select.select([checkpoint.exit_fd], [], [], 0.5)
+    gone = not checkpoint.alive()
+    if gone:
+        cache.drop(key)
+    if gone and not run.done:
+        run.stop(
+            CellStatus.CRASHED, "the checkpoint holding the published cells' state stopped; run it again"
+        )
+    run.finish()
+    emit({"t": "end", "info": run.info.__dict__})
+    return caller_alive
