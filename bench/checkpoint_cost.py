@@ -64,7 +64,7 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     print(f"load before: {Path('/proc/loadavg').read_text().strip()}")
     with ForkServer.start() as server:
-        one(server, "1", OFF)  # the server's first sandbox
+        server.run_answer([cell(0, "1")]).wait()  # the server's first sandbox
         baseline = summary(
             "prefix re-run every time (checkpoints off)", [one(server, PREFIX, OFF)[0] for _ in range(3)]
         )
