@@ -57,7 +57,12 @@ def execute(*, token: str, server) -> dict | None:
             "max": settings.TRYIT_CHECKPOINTS,
             "budget_bytes": settings.TRYIT_CHECKPOINT_BUDGET_BYTES,
         }
-        with server.run_answer(job["cells"], limits=limits, files=files, checkpoint=checkpoint) as answer_run:
+        def progress(done: int) -> None:
+            store().set_progress(token, progress={"done": done, "total": total})
+
+        with server.run_answer(
+            job["cells"], limits=limits, files=files, checkpoint=checkpoint, on_progress=progress
+        ) as answer_run:
             for done, _ in enumerate(answer_run, start=1):
                 if done < total:  # live progress: the published cells before the edited one
                     store().set_progress(token, progress={"done": done, "total": total})

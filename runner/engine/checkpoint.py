@@ -77,10 +77,16 @@ class Checkpoint(Standby):
         exited, _, _ = select.select([self.exit_fd], [], [], 0)
         return not exited
 
-    def run_prefix(self, job: dict, *, control_fd: int | None) -> bool:
+    def run_prefix(self, job: dict, *, control_fd: int | None, emit) -> bool:
         """Run the prefix cells; True when every one ran to its end and the sandbox can fork
-        readers (a fresh root, a PID namespace, seccomp)."""
-        state = supervisor._Job(job, self.prefix_frames.append)
+        readers (a fresh root, a PID namespace, seccomp). Their results are kept, to be sent
+        with each reader's run; ``emit`` gets a progress frame as each one finishes."""
+
+        def keep(frame: dict) -> None:
+            self.prefix_frames.append(frame)
+            emit({"t": "progress", "done": len(self.prefix_frames)})
+
+        state = supervisor._Job(job, keep)
         self.hand(job)
         state.ack_fd = self.ack_w
         state.wait_child = self.reap
@@ -279,7 +285,7 @@ def run_try(
         checkpoint = cache.take(key)
         state = "warm"
         if checkpoint is None:
-            checkpoint, state = _build(job, template, control_fd), "new"
+            checkpoint, state = _build(job, template, control_fd, emit), "new"
             if checkpoint is None:
                 reason = "the published cells did not run cleanly in a checkpoint"
             else:
@@ -312,12 +318,12 @@ def _cpu_s(job: dict) -> float:
     return limits.cpu_s or watch.answer_timeout(job["cells"], limits) * cpu_share(limits) + 5
 
 
-def _build(job: dict, template, control_fd: int | None) -> Checkpoint | None:
+def _build(job: dict, template, control_fd: int | None, emit) -> Checkpoint | None:
     prefix = {**job, "cells": job["cells"][:-1]}
     prefix["cpu_s"] = _cpu_s(prefix)
     checkpoint = Checkpoint(setup_of(job), template)
     try:
-        if checkpoint.run_prefix(prefix, control_fd=control_fd):
+        if checkpoint.run_prefix(prefix, control_fd=control_fd, emit=emit):
             return checkpoint
     except Exception:  # noqa: BLE001 - whatever broke, the job runs the usual way
         traceback.print_exc()  # the fork server's stderr: the worker's log

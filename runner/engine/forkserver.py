@@ -84,9 +84,11 @@ class AnswerRun:
         limits: Limits,
         files: list[dict] | None = None,
         extra: dict | None = None,
+        on_progress=None,
     ):
         self.server = server
         self.extra = extra or {}
+        self.on_progress = on_progress
         self.cells = cells
         self.limits = limits
         self.files = files or []
@@ -133,6 +135,8 @@ class AnswerRun:
                     result = CellResult.from_json(frame["result"])
                     self.results.append(result)
                     yield result
+                elif frame["t"] == "progress" and self.on_progress is not None:
+                    self.on_progress(int(frame["done"]))  # a checkpoint's cells, as they finish
                 elif frame["t"] == "end":
                     self.info = RunInfo(**frame["info"])
                     if not self.info.sandbox.get("namespaces", {}).get("pid", True):
@@ -234,16 +238,21 @@ class ForkServer:
         answer_timeout_s: float | None = None,
         files: dict[str, bytes] | None = None,
         checkpoint: dict | None = None,
+        on_progress=None,
     ) -> AnswerRun:
         """Start running ``cells`` (answers.cells.Cell objects) in one fresh sandboxed child;
         ``files`` ({name: content}) are the answer's data files, read-only in its working directory.
         ``checkpoint`` ({"max", "budget_bytes"}): a try-it run, whose cells before the last
-        come from a checkpoint kept warm in the server (runner.engine.checkpoint)."""
+        come from a checkpoint kept warm in the server (runner.engine.checkpoint);
+        ``on_progress(done)`` is called as each of those finishes while the checkpoint is built
+        (their results come with the last cell's)."""
         limits = limits or self.limits
         if answer_timeout_s is not None:
             limits = replace(limits, answer_timeout_s=answer_timeout_s)
         extra = {"try_checkpoint": checkpoint} if checkpoint is not None else None
-        return AnswerRun(self, [_cell_to_job(c) for c in cells], limits, files_to_job(files), extra)
+        return AnswerRun(
+            self, [_cell_to_job(c) for c in cells], limits, files_to_job(files), extra, on_progress
+        )
 
     def close(self) -> None:
         process, self.process = self.process, None

@@ -141,12 +141,25 @@ def test_the_global_cap_holds_under_concurrent_starts(settings, broker):
 
 
 def test_progress_counts_the_published_cells_while_they_run(try_worker):
-    prefix = [published("import time\ntime.sleep(0.8)", 0), published("y = 2", 1)]
+    # A prefix no checkpoint holds yet: it runs now, and its cells are counted as they finish.
+    prefix = [
+        published(f"import time\ntime.sleep(0.5)\nstamp = {time.time_ns()}", 0),
+        published("time.sleep(1.5)\ny = 2", 1),
+    ]
     token = tryit.start_try_run(prefix=prefix, cell=cell("y"))
-    seen = wait_for(lambda: (r := tryit.read_try_run(token))["state"] == "running" and r["progress"], 30)
-    assert seen["total"] == 3 and seen["done"] in (0, 1, 2)
+    seen = wait_for(lambda: (r := tryit.read_try_run(token))["progress"]["done"] == 1 and r["progress"], 30)
+    assert seen == {"done": 1, "total": 3}
     result = finished(token)
     assert (result["status"], result["stdout"]) == ("ran", "2")
+
+
+def test_the_published_cells_are_kept_warm_for_the_next_readers(try_worker):
+    prefix = [published(f"import time\ntime.sleep(1)\nx = 41\nstamp = {time.time_ns()}")]
+    results = [finished(tryit.start_try_run(prefix=prefix, cell=cell("print(x + 1)"))) for _ in range(4)]
+    assert [(r["status"], r["stdout"]) for r in results] == [("ran", "42\n")] * 4
+    assert results[0]["prefix"] == "ran" and results[0]["checkpoint"] == "new"
+    # Each pool process of the worker keeps its own: by the fourth run one of them was warm.
+    assert "warm" in [r["prefix"] for r in results[1:]]
 
 
 def test_staff_runs_get_the_longer_time_limit(try_worker):
