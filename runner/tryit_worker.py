@@ -1,6 +1,6 @@
 """The worker's half of "try it": run a claimed job in the fork server and store its result.
 
-The job (prefix cells, the edited cell, data files, limits) was put in Redis by
+The job (prefix cells, the edited cell, data files, limits) was put in the try-it store by
 runner.tryit.start_try_run; the message carries only the token. The run goes through the same
 sandbox as a verification run (fresh root, namespaces, seccomp, the worker's sandbox uid,
 private /tmp), under the profile's stricter limits. Nothing is written to the database.

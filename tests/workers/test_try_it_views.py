@@ -134,7 +134,8 @@ def test_an_empty_bucket_answers_429_with_retry_after_and_keeps_the_code(answer,
 def test_the_global_cap_answers_429_at_once(answer, reader, settings):
     settings.TRYIT_MAX_IN_FLIGHT = 2
     settings.TRYIT_QUEUE = "try-nobody-reads"  # these runs stay in flight
-    from runner.tryit_store import IN_FLIGHT_KEY, store
+    from runner.tryit_redis import IN_FLIGHT_KEY
+    from runner.tryit_store import store
 
     try:
         assert [post(reader, 1, f"{n}", json=True).status_code for n in range(3)] == [202, 202, 429]
