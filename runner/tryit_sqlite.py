@@ -60,6 +60,8 @@ class SqliteTryStore:
         db = sqlite3.connect(self.path, timeout=SOCKET_TIMEOUT_S, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        # A reader's code and result are deleted from the file, not only unlinked from it.
+        db.execute("PRAGMA secure_delete=ON")
         db.executescript(_SCHEMA)
         self._local.held = (os.getpid(), db)
         return db

@@ -2,6 +2,7 @@
 per-client token bucket holds under concurrent takes, says how long to wait, and charges
 hostile runs; the client is a salted pseudonym."""
 
+import multiprocessing
 import secrets
 import threading
 import time
@@ -33,6 +34,24 @@ def test_forty_concurrent_takes_from_one_client_get_exactly_one_burst(client_id)
     # A few may refill during the burst (one every 6 s): not in the fraction of a second it takes.
     assert len(allowed) == limits.BURST
     assert all(1 <= a.retry_after_s <= 7 for a in refused)
+
+
+def _take_in_child(barrier, answers, client: str) -> None:
+    barrier.wait()
+    answers.put(limits.bucket_take(client=client).allowed)
+
+
+def test_sixteen_processes_taking_from_one_bucket_get_exactly_one_burst(client_id):
+    # As the web server's processes would, with no lock but the store's own.
+    fork = multiprocessing.get_context("fork")
+    barrier, answers = fork.Barrier(16), fork.Queue()
+    children = [fork.Process(target=_take_in_child, args=(barrier, answers, client_id)) for _ in range(16)]
+    for child in children:
+        child.start()
+    allowed = [answers.get(timeout=30) for _ in children]
+    for child in children:
+        child.join(timeout=30)
+    assert sum(allowed) == limits.BURST
 
 
 def test_two_clients_have_buckets_of_their_own(client_id):
