@@ -1,9 +1,10 @@
 """bin/run as a new user meets it: started in the background on a free PORT with a
 var directory of its own, it says each step, serves the first page with no warning on the
-terminal or in the workers' logs, runs a reader's edited cell ("Edit and run": its try-it
-worker and the SQLite try-it store, no Redis), refuses a busy port at once, starts its worker
-again when it dies, and one SIGTERM stops everything it started. One start (~30-60 s here:
-migrations, the articles, real workers) is shared by the tests of this module, in this order."""
+terminal or in the workers' logs, runs a reader's edited cell ("Edit and run") and a staff
+member's draft cell (the answer editor) on its try-it worker and SQLite try-it store with no
+Redis, refuses a busy port at once, starts each worker again when it dies, and one SIGTERM
+stops everything it started. One start (~30-60 s here: migrations, the articles, real
+workers) is shared by the tests of this module, in this order."""
 
 import http.cookiejar
 import json
@@ -25,12 +26,14 @@ from tests.support.processes import descendants, port_free, running, with_argume
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
+ADMIN_PASSWORD = "bin-run-admin-7c1e9a"
 
 
 def _env(var_dir: Path, port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")}
     env.pop("MEDIA_ROOT", None)
     env.update(PORT=str(port), KB_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1")
+    env.update(DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD)  # user "admin", for the answer editor
     return env
 
 
@@ -125,9 +128,8 @@ class Browser:
 
     def __init__(self, run: BinRun):
         self.base = f"http://127.0.0.1:{run.port}"
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
 
     def page(self, path: str) -> str:
         with self.opener.open(self.base + path, timeout=10) as response:
@@ -148,6 +150,9 @@ class Browser:
     def get_json(self, path: str) -> dict:
         with self.opener.open(self.base + path, timeout=10) as response:
             return json.loads(response.read())
+
+    def csrf_cookie(self) -> str:
+        return next(c.value for c in self.cookies if c.name == "csrftoken")
 
 
 def test_a_reader_edits_a_seeded_cell_runs_it_and_sees_its_output(bin_run):
@@ -174,6 +179,32 @@ def test_a_reader_edits_a_seeded_cell_runs_it_and_sees_its_output(bin_run):
     assert (run["status"], run["stdout"]) == ("ran", "42"), run
     assert (bin_run.var_dir / "tryit.sqlite3").exists()  # no Redis: the embedded store
     assert "try-it run finished: ran" in (bin_run.var_dir / "try-worker.log").read_text(errors="replace")
+
+
+def test_staff_run_a_draft_cell_in_the_answer_editor_and_see_its_output(bin_run):
+    browser = Browser(bin_run)
+    login = browser.page("/admin/login/")
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login).group(1)
+    request = urllib.request.Request(  # noqa: S310 (http://127.0.0.1 only)
+        browser.base + "/admin/login/",
+        data=urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": csrf, "username": "admin", "password": ADMIN_PASSWORD, "next": "/admin/"}
+        ).encode(),
+    )
+    with browser.opener.open(request, timeout=10) as response:
+        assert "Log out" in response.read().decode()  # followed the redirect, signed in
+    body = "```python run\nx = 6\n```\n\n```python run\nprint(x * 7)\n```\n"
+    fields = {"csrfmiddlewaretoken": browser.csrf_cookie(), "body": body, "cell": "2", "scope": "cell"}
+    status, started = browser.post_json("/admin/kb/question/editor/run/", fields)
+    assert status == 202, started
+    deadline = time.monotonic() + 120
+    while not (run := browser.get_json(started["resultUrl"]))["done"]:
+        assert time.monotonic() < deadline, (bin_run.var_dir / "try-worker.log").read_text(errors="replace")[
+            -3000:
+        ]
+        time.sleep(0.3)
+    assert run["state"] == "done", run
+    assert [(cell["number"], cell["stdout"]) for cell in run["cells"]] == [(2, "42")], run
 
 
 def test_a_second_run_on_a_busy_port_is_refused_at_once_with_a_free_port_to_try(bin_run, tmp_path):
