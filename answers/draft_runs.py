@@ -3,7 +3,7 @@
 A draft run goes to the `try` queue with the staff profile (settings.TRYIT_LIMITS["staff"]),
 not the verification path: it must answer in well under a second, never wait behind a
 verification run, and leave nothing behind. It stores nothing in the database and publishes
-nothing; the result lives in Redis for a few minutes, readable only by the staff member who
+nothing; the result lives in the try-it store for a few minutes, readable only by the staff member who
 started it. Each cell's result is compared with the cell's expected output as a verification
 would compare it, with the diff and the one option that would absorb the difference
 (answers.output_suggestions). "Use as expected output" writes the run's own output into the
@@ -104,7 +104,7 @@ def draft_run_start(*, user, body: str, cell_number: int, scope: str, question=N
         ) from busy
     except engine.TryUnavailable as down:
         raise DraftRunRefused(
-            "The try-it workers cannot be reached (Redis or the `try` queue is down), so nothing ran.",
+            "The try-it workers cannot be reached (their store or the `try` queue is down), so nothing ran.",
             status=503,
             retry_after_s=30,
         ) from down

@@ -15,6 +15,7 @@ from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.http import require_safe
 
 from config.client_address import client_address
+from runner.tryit_store import TryUnavailable
 
 from . import try_runs
 from .try_runs import TryRefused
@@ -105,6 +106,17 @@ def try_start(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     except TryNotConfigured:
         return _refused(
             request, message="Edit and run is not available on this server.", status=503, slug=slug
+        )
+    except TryUnavailable:
+        # The try-it store (Redis, or bin/run's SQLite file) did not answer within its timeout.
+        return _refused(
+            request,
+            message="Edit and run cannot keep track of runs right now, so your code was not run. "
+            "Please try again in a minute.",
+            status=503,
+            retry_after_s=30,
+            slug=slug,
+            number=number,
         )
     result_url = reverse("answers:try_result", args=[started.token])
     if _wants_json(request):

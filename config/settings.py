@@ -370,11 +370,19 @@ RUNNER_SANDBOX_UID_BASE = int(env("RUNNER_SANDBOX_UID_BASE", "200000"))
 # of the host's files are not in the sandbox at all.
 RUNNER_SANDBOX_DATA_DIRS = env_list("RUNNER_SANDBOX_DATA_DIRS")
 
-# "Try it": a reader's edited cell, run on the `try` queue by a worker of its own. Results live
-# in Redis (TRYIT_REDIS_URL, default REDIS_URL) for TRYIT_RESULT_TTL_S, never in the database.
+# "Try it": a reader's edited cell, run on the `try` queue by a worker of its own. Results,
+# readers' buckets and the in-flight cap live in the try-it store (runner/tryit_store.py) for
+# TRYIT_RESULT_TTL_S, never in the database: Redis (TRYIT_STORE_URL, or TRYIT_REDIS_URL, or
+# REDIS_URL) or, in development with no Redis (bin/run), a SQLite file under var/ that the web
+# process and the workers of this one machine share. Empty: try-it is unavailable.
 # TRYIT_MAX_IN_FLIGHT runs at once across the site; a slot is given back when its run ends or,
 # if its worker died, at its deadline. Limits per profile: docs/authoring.md, "Limits".
-TRYIT_REDIS_URL = env("TRYIT_REDIS_URL") or CACHE_URL
+TRYIT_STORE_URL = (
+    env("TRYIT_STORE_URL")
+    or env("TRYIT_REDIS_URL")
+    or CACHE_URL
+    or (f"sqlite://{(VAR_DIR / 'tryit.sqlite3').absolute()}" if DEBUG else "")
+)
 TRYIT_RESULT_TTL_S = int(env("TRYIT_RESULT_TTL_S", "300"))
 TRYIT_MAX_IN_FLIGHT = int(env("TRYIT_MAX_IN_FLIGHT", "16"))
 # Time from Run to "lost" for a run nobody finished, beyond the run's own wall-time limit.

@@ -12,7 +12,7 @@
     pairs; ``profile``: "reader" or "staff" (settings.TRYIT_LIMITS); ``client``: who asked, kept
     in the record for the worker's log only. Returns an unguessable token
     (``secrets.token_urlsafe``). Raises ``TryBusy(retry_after_s)`` when TRYIT_MAX_IN_FLIGHT runs
-    are in flight, ``TryUnavailable`` when Redis or the broker cannot be reached (each bounded
+    are in flight, ``TryUnavailable`` when the store or the broker cannot be reached (each bounded
     by a timeout of about two seconds: nothing hangs).
 
 ``read_try_run(token) -> dict | None``
@@ -30,8 +30,9 @@
 "stderr", "error", "traceback", "figures", "displays", "elapsed_ms", "detail"}`` per prefix cell
 that ran, in order (the edited cell's own result is the top level, as without it).
 
-Results live in Redis for TRYIT_RESULT_TTL_S and nowhere else: a try run never touches the
-database, the published page or its verification.
+Results live in the try-it store (runner/tryit_store.py: Redis, or bin/run's SQLite file) for
+TRYIT_RESULT_TTL_S and nowhere else: a try run never touches the database, the published page
+or its verification.
 """
 
 from __future__ import annotations

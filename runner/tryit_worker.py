@@ -1,6 +1,6 @@
 """The worker's half of "try it": run a claimed job in the fork server and store its result.
 
-The job (prefix cells, the edited cell, data files, limits) was put in Redis by
+The job (prefix cells, the edited cell, data files, limits) was put in the try-it store by
 runner.tryit.start_try_run; the message carries only the token. The published cells before
 the edited one run once per fork server in a checkpoint kept warm (runner.engine.checkpoint),
 and each run forks a re-isolated child from it: the same layers as a verification run (fresh

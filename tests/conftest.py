@@ -6,7 +6,7 @@ from kb.models import Question
 from kb.services import question_publish, tags_ensure
 
 # Worker, broker and SMTP fixtures, for every test folder.
-pytest_plugins = ["tests.support.workers", "tests.support.brokers"]
+pytest_plugins = ["tests.support.workers", "tests.support.brokers", "tests.support.tryit_stores"]
 
 # Prose only: it verifies without a worker (nothing to run), so page tests need no worker.
 # Tests of cells and runs use real workers (tests/workers).

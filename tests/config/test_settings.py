@@ -152,3 +152,24 @@ def test_the_dockerfile_collectstatic_step_writes_the_manifest_production_needs(
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "staticfiles.json").exists()
+
+
+def _tryit_store_url(env: dict) -> str:
+    code = "import django; django.setup(); from django.conf import settings; print(settings.TRYIT_STORE_URL)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_try_it_store_is_redis_when_there_is_one_and_sqlite_only_in_development(tmp_path):
+    assert _tryit_store_url(PRODUCTION_ENV) == "redis://redis:6379/1"
+    without_redis = {k: v for k, v in PRODUCTION_ENV.items() if k != "REDIS_URL"}
+    assert _tryit_store_url(without_redis) == ""  # production: none, so try-it is unavailable
+    development = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings"}
+    development.update(DJANGO_DEBUG="1", KB_VAR_DIR=str(tmp_path))  # what bin/run sets
+    assert _tryit_store_url(development) == f"sqlite://{tmp_path}/tryit.sqlite3"
+    assert _tryit_store_url({**development, "TRYIT_STORE_URL": "redis://elsewhere:6379/3"}) == (
+        "redis://elsewhere:6379/3"
+    )

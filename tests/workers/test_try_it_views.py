@@ -88,7 +88,7 @@ def test_no_js_post_redirects_to_a_result_page_that_shows_the_run(answer, try_wo
     page = wait_for(done, timeout=60)
     text = page.content.decode()
     assert "Ran without error." in text
-    article = text[text.find("<article"):text.find("</article>")]
+    article = text[text.find("<article") : text.find("</article>")]
     assert "<code>21</code>" in article, article
     assert "<code>40</code>" in text  # the verified output beside it
     assert "diff-line--added" in text and "+ 21" in text
@@ -134,7 +134,8 @@ def test_an_empty_bucket_answers_429_with_retry_after_and_keeps_the_code(answer,
 def test_the_global_cap_answers_429_at_once(answer, reader, settings):
     settings.TRYIT_MAX_IN_FLIGHT = 2
     settings.TRYIT_QUEUE = "try-nobody-reads"  # these runs stay in flight
-    from runner.tryit_store import IN_FLIGHT_KEY, store
+    from runner.tryit_redis import IN_FLIGHT_KEY
+    from runner.tryit_store import store
 
     try:
         assert [post(reader, 1, f"{n}", json=True).status_code for n in range(3)] == [202, 202, 429]
@@ -143,3 +144,15 @@ def test_the_global_cap_answers_429_at_once(answer, reader, settings):
         assert int(busy["Retry-After"]) >= 1
     finally:
         store().client.delete(IN_FLIGHT_KEY)
+
+
+def test_a_store_that_does_not_answer_is_a_503_with_retry_after_and_keeps_the_code(answer, reader, settings):
+    csrf = token_of(reader)  # the page and its CSRF cookie, while the store still answers
+    settings.TRYIT_STORE_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    response = reader.post(
+        "/questions/try/cells/2/try/", {"csrfmiddlewaretoken": csrf, "code": "print('mine')"}
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    text = response.content.decode()
+    assert "cannot keep track of runs right now" in text and "print(&#x27;mine&#x27;)" in text

@@ -8,7 +8,8 @@ import pytest
 from django.conf import settings
 
 from runner import tryit
-from runner.tryit_store import IN_FLIGHT_KEY, TryBusy, store
+from runner.tryit_redis import IN_FLIGHT_KEY
+from runner.tryit_store import TryBusy, store
 from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.slow]
@@ -182,7 +183,7 @@ def test_bad_input_is_refused_with_a_sentence_and_takes_no_slot(settings):
 
 
 def test_an_unreachable_store_is_unavailable_at_once(settings):
-    settings.TRYIT_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.TRYIT_STORE_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     started = time.monotonic()
     with pytest.raises(tryit.TryUnavailable, match="unavailable"):
         tryit.start_try_run(prefix=[], cell=cell("1"))
