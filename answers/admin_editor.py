@@ -66,7 +66,10 @@ def editor_urls(model_admin) -> list:
     def run_result_view(request, token):
         if not model_admin.has_change_permission(request):
             raise PermissionDenied
-        result = draft_run_result(user=request.user, token=token)
+        try:
+            result = draft_run_result(user=request.user, token=token)
+        except DraftRunRefused as refused:
+            return _refusal(refused)
         if result is None:
             return JsonResponse({"error": "No such run of yours (or its result has expired)."}, status=404)
         return JsonResponse(result)

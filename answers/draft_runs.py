@@ -47,6 +47,9 @@ STATUS_LABELS = {
 }
 
 
+_STORE_DOWN = "The try-it store cannot be reached right now, so the run's result cannot be read. Try again."
+
+
 class DraftRunRefused(Exception):
     """A request that cannot be done: ``status`` is the HTTP status, the text is for the author."""
 
@@ -127,14 +130,20 @@ def draft_run_start(*, user, body: str, cell_number: int, scope: str, question=N
         ],
     }
     ttl = int(settings.TRYIT_RESULT_TTL_S) + DEADLINE_S
-    limits.connection().set(_record_key(token), json.dumps(record), ex=ttl)
+    try:
+        limits.connection().set(_record_key(token), json.dumps(record), ex=ttl)
+    except engine.TryUnavailable as down:
+        raise DraftRunRefused(_STORE_DOWN, status=503, retry_after_s=30) from down
     return token
 
 
 def _record(user, token: str) -> dict | None:
     if not token_is_well_formed(token):
         return None
-    raw = limits.connection().get(_record_key(token))
+    try:
+        raw = limits.connection().get(_record_key(token))
+    except _engine().TryUnavailable as down:
+        raise DraftRunRefused(_STORE_DOWN, status=503, retry_after_s=30) from down
     record = json.loads(raw) if raw else None
     if record is None or record.get("user") != user.pk:
         return None

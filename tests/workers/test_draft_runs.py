@@ -154,3 +154,13 @@ def test_the_questions_data_files_are_in_the_run(try_worker, django_user_model):
     body = "```python run\nprint(open('numbers.csv').read().split())\n```\n"
     done = _finished(author, _run(author, body, 1, question=str(question.pk))["resultUrl"])
     assert done["cells"][0]["stdout"] == "['a', '1', '2']"
+
+
+def test_a_store_that_does_not_answer_is_a_503_not_a_crash(django_user_model, settings):
+    author = _staff(django_user_model, "author")
+    settings.TRYIT_STORE_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    started = author.post(RUN, {"body": DRAFT, "cell": "1"})
+    assert started.status_code == 503 and started["Retry-After"] == "30"
+    assert "cannot be reached" in started.json()["error"]
+    reading = author.get(RUN + "A" * 32 + "/")
+    assert reading.status_code == 503 and "cannot be reached" in reading.json()["error"]
