@@ -214,6 +214,9 @@ class CheckpointCache:
         self.max_count = DEFAULT_MAX
         self.budget_bytes = DEFAULT_BUDGET_BYTES
         self.evicted = 0
+        # Why this server's checkpoints cannot fork readers at all (a kernel or a container
+        # that refuses unprivileged user namespaces): then every try job runs the usual way.
+        self.disabled: str | None = None
 
     def configure(self, settings: dict) -> None:
         self.max_count = max(0, int(settings.get("max", self.max_count)))
@@ -274,7 +277,9 @@ def run_try(
 ) -> bool:
     """Run a try job through a checkpoint (built now, or warm); the usual way where none serves."""
     cache.configure(job.get("try_checkpoint") or {})
-    reason = unusable_reason(job) or (None if cache.max_count else "checkpoints are turned off")
+    reason = (
+        unusable_reason(job) or cache.disabled or (None if cache.max_count else "checkpoints are turned off")
+    )
     if reason is None:
         if standby is not None:
             # Gone first: a checkpoint dropped below has the template sweep its children,
@@ -298,6 +303,8 @@ def run_try(
             except CheckpointBroken as broken:
                 cache.drop(key)
                 reason = str(broken)
+                if state == "new":  # a checkpoint just built could not fork its first reader
+                    cache.disabled = f"checkpoints are off in this worker: {broken}"
     return supervisor.run_job(
         job, emit=_noting(emit, reason), template=template, control_fd=control_fd, standby=standby
     )
