@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from kb.models import Question
-from runner import services as runner_services
+from runner import results as runner_results
 
 from .admin_editor import answer_editor_config, editor_urls
 from .admin_figures import figure_urls
@@ -148,8 +148,8 @@ def first_failure_text(answer: Answer) -> str:
     run = answer.run
     if run is None or not run.is_finished:
         return ""
-    results = runner_services.run_results(run=run)
-    first = runner_services.run_first_failure(results=results)
+    results = runner_results.run_results(run=run)
+    first = runner_results.run_first_failure(results=results)
     if first is None:
         return ""
     result = results[first]
@@ -340,8 +340,8 @@ class AnswerAdminMixin:
         run = answer.run
         if run is None:
             return JsonResponse({"status": None, "label": verification_label(answer), "cells": []})
-        results = runner_services.run_results(run=run)
-        first = runner_services.run_first_failure(results=results)
+        results = runner_results.run_results(run=run)
+        first = runner_results.run_first_failure(results=results)
         cells = [
             {
                 "index": cell["index"],

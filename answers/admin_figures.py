@@ -15,7 +15,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from kb.models import Question
-from runner import services as runner_services
+from runner import results as runner_results
 
 from .approvals import ApprovalError, current_approvals, figure_approve
 from .models import FigureApproval
@@ -31,7 +31,7 @@ def figure_review_cells(*, question: Question) -> list[dict]:
     run = answer.run if answer is not None else None
     if run is None:
         return []
-    results = runner_services.run_results(run=run)
+    results = runner_results.run_results(run=run)
     approvals = current_approvals(question=question)
     cells = []
     for cell in run.cells:

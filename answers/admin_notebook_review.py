@@ -21,7 +21,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from kb.models import Question
-from runner import services as runner_services
+from runner import results as runner_results
 from runner.engine.compare import diff
 
 from .models import Answer
@@ -42,7 +42,7 @@ def notebook_review_cells(*, answer: Answer) -> list[dict]:
     run = answer.run
     if run is None:
         return []
-    results = runner_services.run_results(run=run)
+    results = runner_results.run_results(run=run)
     cells = []
     for cell in run.cells:
         result = results.get(cell["index"])
@@ -115,7 +115,7 @@ def apply_view(model_admin, request, pk: int):
             if answer.run_id != run_id:
                 raise SuggestionError("The answer changed since this page was shown: see the new run below.")
             cell = next((c for c in answer.run.cells if c["index"] == cell_index), None)
-            result = runner_services.run_results(run=answer.run).get(cell_index)
+            result = runner_results.run_results(run=answer.run).get(cell_index)
             suggestion = _suggestion(cell, result) if cell and result and answer.run.is_finished else None
             if suggestion is None or suggestion.kind != kind:
                 raise SuggestionError(f"Cell {cell_index + 1} has no such suggestion now.")

@@ -17,7 +17,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from kb.models import Question
-from runner import services as runner_services
+from runner import results as runner_results
 
 from .models import ReviewEvent
 from .review_diff import cell_pairs, prose_diff
@@ -32,7 +32,7 @@ from .reviews import (
 
 
 def _results(run) -> dict[int, dict]:
-    return runner_services.run_results(run=run) if run is not None else {}
+    return runner_results.run_results(run=run) if run is not None else {}
 
 
 def _output_view(result: dict | None) -> dict | None:

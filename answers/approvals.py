@@ -14,7 +14,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from kb.models import Question
-from runner import services as runner_services
+from runner import results as runner_results
 
 from .models import FigureApproval
 
@@ -85,7 +85,7 @@ def figure_approve(*, question: Question, run_id: int, cell_index: int, position
     from .services import _latest_revision, answer_verify
 
     answer = question.answer
-    png = runner_services.run_figure_png(run_id=run_id, cell_index=cell_index, position=position)
+    png = runner_results.run_figure_png(run_id=run_id, cell_index=cell_index, position=position)
     if png is None:
         raise ApprovalError(f"Run {run_id} has no figure {position + 1} in cell {cell_index + 1}.")
     with transaction.atomic():
@@ -95,7 +95,7 @@ def figure_approve(*, question: Question, run_id: int, cell_index: int, position
             position=position,
             png=png,
             by=by,
-            run=runner_services.run_get(run_id=run_id),
+            run=runner_results.run_get(run_id=run_id),
             revision=_latest_revision(answer),
         )
         # Twice, like a new revision: the run readers will see keeps "reproduced 2/2".

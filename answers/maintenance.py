@@ -8,7 +8,8 @@ from django.core.mail import send_mail
 from django.urls import reverse
 
 from kb.models import Question
-from runner import services as runner_services
+from runner import results as runner_results
+from runner import workers as runner_workers
 from runner.engine.fingerprint import KEY_FIELDS
 
 from .models import Answer
@@ -45,7 +46,7 @@ def answers_reverify_changed_environment() -> int:
     A new fingerprint gives a new execution key, so answer_verify (not forced) queues exactly
     one new run per answer and nothing when the environment is unchanged.
     """
-    current = {field: runner_services.pool_fingerprint(queue="cpu").get(field) for field in KEY_FIELDS}
+    current = {field: runner_workers.pool_fingerprint(queue="cpu").get(field) for field in KEY_FIELDS}
     count = 0
     for answer in _published_answers():
         run = answer.published_run
@@ -70,7 +71,7 @@ def staff_notify_stopped_passing(*, answer_id: int) -> None:
     )
     if not staff:
         return
-    results = runner_services.run_results(run=answer.run)
+    results = runner_results.run_results(run=answer.run)
     failing = [
         _failure_text(index, cell, results[index])
         for index, cell in enumerate(answer.run.cells)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from runner import results as runner_results
 from runner import services as runner_services
 from runner.engine.specs import cell_to_json
 
@@ -69,8 +70,8 @@ def reproduction_start(*, answer: Answer, client: str) -> Reproduction:
 
 def reproduction_comparison(*, reproduction: Reproduction) -> list[dict]:
     """Per cell: the verified result, the fresh one, and whether they agree."""
-    fresh = runner_services.run_results(run=reproduction.run)
-    verified = runner_services.run_results(run=reproduction.verified_run) if reproduction.verified_run else {}
+    fresh = runner_results.run_results(run=reproduction.run)
+    verified = runner_results.run_results(run=reproduction.verified_run) if reproduction.verified_run else {}
     rows = []
     for cell in reproduction.run.cells:
         index = cell["index"]
@@ -80,7 +81,7 @@ def reproduction_comparison(*, reproduction: Reproduction) -> list[dict]:
             same = (
                 old["status"] == new["status"]
                 and len(old["figures"]) == len(new["figures"])
-                and runner_services.outputs_match(
+                and runner_results.outputs_match(
                     expected=_without_addresses(old["output"]),
                     actual=_without_addresses(new["output"]),
                     tol=cell["options"].get("tol"),

@@ -1,6 +1,7 @@
 """Writes to answers. Every save renders once, keeps a revision, reindexes the question and
-asks runner (through runner.services only) for a run of the cells. What readers see changes
-only when a revision verifies, or when staff publish it by override."""
+asks runner (through runner.services; a run is read back through runner.results) for a run of
+the cells. What readers see changes only when a revision verifies, or when staff publish it by
+override."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from kb.models import Question
 from kb.page_cache import pages_changed
 from kb.services import question_reindex
+from runner import results as runner_results
 from runner import services as runner_services
 from runner.engine.specs import cell_to_json
 
@@ -35,7 +37,7 @@ def _request_run(
     # re-verification carries the verified run's outputs to compare with.
     cells = with_approvals([cell_to_json(c) for c in parsed.cells], question=question)
     if reference is not None:
-        stored = runner_services.run_reference(run=reference)
+        stored = runner_results.run_reference(run=reference)
         cells = [{**c, "reference": stored[c["index"]]} if c["index"] in stored else c for c in cells]
     # The data files' content hashes join the execution key: a changed file runs the cells again.
     files = data_files_of(question=question)
@@ -47,8 +49,8 @@ def _render(body: str, run) -> RenderedAnswer:
         return render_answer(body, run_status=run.status if run else None)
     return render_answer(
         body,
-        results=runner_services.run_results(run=run),
-        provenance=runner_services.run_provenance(run=run),
+        results=runner_results.run_results(run=run),
+        provenance=runner_results.run_provenance(run=run),
         run_status=run.status,
     )
 

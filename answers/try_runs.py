@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from runner import services as runner_services
+from runner import results as runner_results
 from runner.engine.specs import cell_to_json
 
 from . import tryit_limits as limits
@@ -179,7 +179,7 @@ def figure_src(figure: dict) -> str | None:
 
 def _verified(answer: Answer, index: int) -> dict | None:
     run = answer.published_run
-    return runner_services.run_results(run=run).get(index) if run else None
+    return runner_results.run_results(run=run).get(index) if run else None
 
 
 def _charge_once(token: str, client: str) -> None:

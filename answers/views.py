@@ -7,7 +7,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 
 from config.client_address import client_key
-from runner import services as runner_services
+from runner import results as runner_results
 
 from .approvals import approved_figure_images
 from .models import Answer, Reproduction
@@ -57,7 +57,7 @@ def reproduction_detail(request: HttpRequest, slug: str, pk: int) -> HttpRespons
         "run": reproduction.run,
         "rows": rows,
         "all_same": bool(rows) and all(row["same"] for row in rows),
-        "provenance": runner_services.run_provenance(run=reproduction.run),
+        "provenance": runner_results.run_provenance(run=reproduction.run),
     }
     return render(request, "answers/reproduction.html", context)
 
@@ -80,8 +80,8 @@ def reproduction_status(request: HttpRequest, slug: str, pk: int) -> JsonRespons
 def notebook_download(request: HttpRequest, slug: str) -> HttpResponse:
     answer = _published_answer(slug)
     run = answer.published_run
-    results = runner_services.run_results(run=run) if run else {}
-    figures = runner_services.run_figure_images(run=run) if run else {}
+    results = runner_results.run_results(run=run) if run else {}
+    figures = runner_results.run_figure_images(run=run) if run else {}
     notebook = answer_to_notebook(
         title=answer.question.title,
         body=answer.published_revision.body,

@@ -25,18 +25,14 @@ two pages with each other on one machine, they are not the site's capacity.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import html
 import http.client
 import json
 import os
-import platform
 import re
 import resource
-import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -46,50 +42,42 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.support.database import (  # noqa: E402
+    BENCH_REDIS,
+    DB_NAME,
+    HOST,
+    bench_env,
+    database_create,
+    database_drop,
+    manage,
+    redis_flush_bench_db,
+)
+from bench.support.machine import (  # noqa: E402
+    child_pids,
+    cpu_used_between,
+    database_backend_pids,
+    machine_busy_seconds,
+    machine_description,
+    process_cpu_map,
+    wait_until_quiet,
+)
+from bench.support.processes import celery_worker_command, start_logged, stop_session  # noqa: E402
+from bench.support.report import fail, log  # noqa: E402
+
 BENCH_FILES = ("__init__.py", "settings.py", "urls.py")
 # The tree that is migrated, imported and served: the working tree, or with --head a snapshot of
 # the last commit (other people edit the working tree while a benchmark runs).
 SRC = ROOT
-# BENCH_DB_NAME / BENCH_REDIS_URL: run it beside other people's benchmarks on one machine.
-DB_NAME = os.environ.get("BENCH_DB_NAME", "kb_bench")
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
-# The bench's own db (tests use 14/15), emptied before/after.
-BENCH_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 ARTICLE_SLUG = "deep-learning-vs-cnn"
 ARTICLE_PATH = f"/questions/{ARTICLE_SLUG}/"
 HELLO_PATH = "/bench/hello/"
 ROBOTS_PATH = "/robots.txt"  # the baseline: a real, trivial view of the site
-HOST = "127.0.0.1"
 DISTURBED_CORES = 0.15  # other processes' average load above which a round is marked
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def log(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def fail(message: str) -> None:
-    raise SystemExit(f"FAILED: {message}")
-
-
-def machine_description() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return {
-        "nproc": nproc or str(len(os.sched_getaffinity(0))),
-        "cpu_model": model,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
 
 
 def package_version(name: str) -> str:
@@ -114,45 +102,6 @@ def article_source() -> tuple[str, list[str]]:
         if re.fullmatch(r"[\w ,.'?()-]+", m.group(1).strip())  # plain text: no Markdown to render
     ]
     return str(yaml.safe_load(front_matter)["title"]).strip(), headings
-
-
-def bench_env(tmp: Path) -> dict[str, str]:
-    env = os.environ.copy()
-    env.update(
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="bench-only-" + secrets.token_hex(24),
-        METRICS_TOKEN="bench-only-" + secrets.token_hex(12),
-        DJANGO_ALLOWED_HOSTS=f"{HOST},localhost",
-        SITE_URL=f"http://{HOST}",
-        DATABASE_URL=f"{PG_SERVER}/{DB_NAME}",
-        CELERY_BROKER_URL=BENCH_REDIS,
-        REDIS_URL=BENCH_REDIS,
-        SECURE_SSL_REDIRECT="0",
-        STATIC_ROOT=str(tmp / "static"),
-        MEDIA_ROOT=str(tmp / "media"),
-        KB_VAR_DIR=str(tmp / "var"),
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def admin_sql(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def manage(env: dict[str, str], *args: str) -> None:
-    cmd = [sys.executable, "manage.py", *args]
-    result = subprocess.run(cmd, cwd=SRC, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        fail(f"manage.py {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
-    out = result.stdout.strip()
-    if out:
-        log(f"    {out.splitlines()[-1]}")
 
 
 def git(*args: str) -> str:
@@ -196,74 +145,6 @@ def http_get(port: int, path: str, timeout: float = 10) -> tuple[int, dict[str, 
         conn.close()
 
 
-def process_cpu_map(pids: list[int]) -> dict[int, float]:
-    """CPU seconds (user + system) each live process in pids has used."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-    return used
-
-
-def cpu_used_between(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used between two readings: processes started in between count from zero; those that
-    ended in between are lost (too little to matter: a backend closes after CONN_MAX_AGE)."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent busy since boot (user, nice, system, irq, softirq, steal)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def database_backend_pids(db_name: str) -> list[int]:
-    """PostgreSQL backends connected to db_name (their titles read 'postgres: ... user db host')."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if title.startswith("postgres:") and f" {db_name} " in title:
-            pids.append(int(entry.name))
-    return pids
-
-
-def wait_until_quiet(threshold: float, timeout: float) -> float:
-    """Waits until the machine's busy CPU over 1 s is below threshold cores; returns the last
-    reading. Other people's test runs share this machine and would skew a round."""
-    deadline = time.monotonic() + timeout
-    while True:
-        before = machine_busy_seconds()
-        time.sleep(1.0)
-        busy = machine_busy_seconds() - before
-        if busy < threshold or time.monotonic() > deadline:
-            return busy
-        time.sleep(2.0)
-
-
-def child_pids(parent: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            pids.append(int(entry.name))
-    return pids
-
-
 # --------------------------------------------------------------------------- gunicorn
 
 
@@ -305,12 +186,7 @@ class Gunicorn:
     def stop(self) -> None:
         if self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # our own session: master and its workers
-            self.proc.wait(timeout=10)
+        stop_session(self.proc, timeout=20, whole_session=False)  # graceful: the master stops its workers
 
 
 # --------------------------------------------------------------------------- verification
@@ -332,38 +208,17 @@ def article_published(env: dict[str, str]) -> bool:
     return result.stdout.strip().endswith("published")
 
 
-def redis_flush_bench_db() -> None:
-    """The bench's Redis db (broker and cache) starts and ends empty: no stale run jobs."""
-    import redis
-
-    redis.Redis.from_url(BENCH_REDIS).flushdb()
-
-
-def fresh_database(env: dict[str, str]) -> None:
-    """An empty Redis db and a new, migrated DB_NAME with the static files collected (the
-    in-process benches' set-up; the throughput run below takes the same steps with its log)."""
-    redis_flush_bench_db()
-    admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    admin_sql(f'CREATE DATABASE "{DB_NAME}"')
-    manage(env, "migrate", "--noinput", "-v", "0")
-    manage(env, "collectstatic", "--noinput", "-v", "0")
-
-
 class CeleryWorker:
     """One CPU worker, as bin/run starts it, so the article's cells run and the answer is
     published the way production publishes it (only a verified answer is shown to readers)."""
 
     def __init__(self, env: dict[str, str], log_path: Path):
         self.log_path = log_path
-        cmd = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu",
-            "--concurrency", "1", "--hostname", "bench-cpu@%h", "--loglevel", "INFO",
+        cmd = celery_worker_command(
+            "-Q", "cpu", "--concurrency", "1", "--hostname", "bench-cpu@%h", "--loglevel", "INFO",
             "--without-gossip", "--without-mingle",
-        ]  # fmt: skip
-        with open(log_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                cmd, cwd=SRC, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        )  # fmt: skip
+        self.proc = start_logged(cmd, log=log_path, env=env, cwd=SRC)
 
     def log_text(self) -> str:
         try:
@@ -372,15 +227,7 @@ class CeleryWorker:
             return "(no worker log)"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # warm shutdown: the fork server goes with it
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):  # leftovers in the session started for it
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        stop_session(self.proc, whole_session=False)  # warm shutdown: the fork server goes with it
 
 
 def verify_article(env: dict[str, str], tmp: Path, timeout: float) -> None:
@@ -626,14 +473,13 @@ def main() -> None:
         env = bench_env(tmp)
         log(f"[1/5] database {DB_NAME}: drop if exists, create, migrate, collectstatic, import content/")
         redis_flush_bench_db()
-        admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        admin_sql(f'CREATE DATABASE "{DB_NAME}"')
+        database_create(DB_NAME)
         created_db = True
-        manage(env, "migrate", "--noinput", "-v", "0")
-        manage(env, "collectstatic", "--noinput", "-v", "0")
+        manage(env, "migrate", "--noinput", "-v", "0", cwd=SRC)
+        manage(env, "collectstatic", "--noinput", "-v", "0", cwd=SRC)
         if not (tmp / "static" / "staticfiles.json").exists():
             fail("collectstatic wrote no staticfiles.json (whitenoise manifest)")
-        manage(env, "import_articles", "content/")
+        manage(env, "import_articles", "content/", cwd=SRC)
         if article_published(env):
             log("    the article is shown to readers after the import")
         else:
@@ -799,7 +645,7 @@ def main() -> None:
             log(f"gunicorn stopped (exit {server.proc.returncode})")
         if created_db:
             try:
-                admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+                database_drop(DB_NAME)
                 log(f"database {DB_NAME} dropped")
             except Exception as exc:  # report and go on: the temp dir must still go
                 log(f"could not drop {DB_NAME}: {exc}")

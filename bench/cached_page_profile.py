@@ -29,16 +29,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import article_throughput as shared  # noqa: E402  (database, Redis, worker helpers)
+from bench.article_throughput import ARTICLE_PATH, ROBOTS_PATH, article_published, verify_article  # noqa: E402
+from bench.support.database import (  # noqa: E402
+    HOST,
+    bench_env,
+    database_drop,
+    fresh_database,
+    manage,
+    redis_flush_bench_db,
+)
+from bench.support.report import fail, log  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_DB_NAME", "kb_profile")
-PAGES = {"robots.txt": shared.ROBOTS_PATH, "article": shared.ARTICLE_PATH}
+PAGES = {"robots.txt": ROBOTS_PATH, "article": ARTICLE_PATH}
 
 
 def _environ(path: str) -> dict:
     return {
-        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": shared.HOST,
-        "SERVER_PORT": "8000", "HTTP_HOST": shared.HOST, "SERVER_PROTOCOL": "HTTP/1.1",
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": HOST,
+        "SERVER_PORT": "8000", "HTTP_HOST": HOST, "SERVER_PROTOCOL": "HTTP/1.1",
         "HTTP_USER_AGENT": "wrk", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
     }  # fmt: skip
@@ -65,15 +74,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile the article afterwards")
     args = parser.parse_args()
-    shared.DB_NAME = DB_NAME
     tmp = Path(tempfile.mkdtemp(prefix="kb-profile-"))
-    env = shared.bench_env(tmp)
-    env["DATABASE_URL"] = f"{shared.PG_SERVER}/{DB_NAME}"
+    env = bench_env(tmp, db_name=DB_NAME)
     try:
-        shared.fresh_database(env)
-        shared.manage(env, "import_articles", "content/")
-        if not shared.article_published(env):
-            shared.verify_article(env, tmp, 600)
+        fresh_database(env, db_name=DB_NAME)
+        manage(env, "import_articles", "content/")
+        if not article_published(env):
+            verify_article(env, tmp, 600)
         os.environ.update(env)
         import django
 
@@ -84,14 +91,14 @@ def main() -> None:
         for name, path in PAGES.items():
             status, body = _call(app, path)
             _call(app, path)  # the second call is served from the page cache
-            shared.log(f"{name}: {status}, {len(body):,} bytes")
+            log(f"{name}: {status}, {len(body):,} bytes")
             if not status.startswith("200"):
-                shared.fail(f"{path} answered {status}")
-        shared.log(f"load average {os.getloadavg()[0]:.2f}; medians of {args.requests} calls per page")
+                fail(f"{path} answered {status}")
+        log(f"load average {os.getloadavg()[0]:.2f}; medians of {args.requests} calls per page")
         for number in range(1, args.rounds + 1):
             robots = _median_us(app, PAGES["robots.txt"], args.requests)
             article = _median_us(app, PAGES["article"], args.requests)
-            shared.log(
+            log(
                 f"  round {number}: robots.txt {robots:.0f} µs, cached article {article:.0f} µs, "
                 f"ratio {robots / article:.3f}"
             )
@@ -105,7 +112,7 @@ def main() -> None:
             stats = pstats.Stats(profile, stream=out)
             stats.sort_stats("cumulative").print_stats(40)
             stats.sort_stats("tottime").print_stats(25)
-            shared.log(out.getvalue())
+            log(out.getvalue())
     finally:
         try:
             from django.db import connections
@@ -113,8 +120,8 @@ def main() -> None:
             connections.close_all()
         except Exception:  # django never set up: nothing open
             pass
-        shared.admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        shared.redis_flush_bench_db()
+        database_drop(DB_NAME)
+        redis_flush_bench_db()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

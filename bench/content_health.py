@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import article_throughput as shared  # noqa: E402  (database, Redis and env helpers)
+from bench.support.database import HOST, bench_env, database_drop, fresh_database, redis_flush_bench_db  # noqa: E402
+from bench.support.report import fail, log  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_DB_NAME", "kb_content_health")
 REPEAT = 11
@@ -72,13 +73,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     args = parser.parse_args()
-    shared.DB_NAME = DB_NAME
     tmp = Path(tempfile.mkdtemp(prefix="kb-health-"))
-    env = shared.bench_env(tmp)
-    env["DATABASE_URL"] = f"{shared.PG_SERVER}/{DB_NAME}"
-    shared.log(f"content health: {os.getloadavg()[0]:.2f} load average at the start, nproc {os.cpu_count()}")
+    env = bench_env(tmp, db_name=DB_NAME)
+    log(f"content health: {os.getloadavg()[0]:.2f} load average at the start, nproc {os.cpu_count()}")
     try:
-        shared.fresh_database(env)
+        fresh_database(env, db_name=DB_NAME)
         os.environ.update(env)
         import django
 
@@ -92,7 +91,7 @@ def main() -> None:
         from kb.models import Question
 
         owner = get_user_model().objects.create_superuser("owner", "owner@example.com", "pw-Owner-123")
-        staff = Client(SERVER_NAME=shared.HOST)
+        staff = Client(SERVER_NAME=HOST)
         staff.force_login(owner)
         rows = []
         for size in sorted(args.sizes):
@@ -100,24 +99,24 @@ def main() -> None:
             started = time.monotonic()
             generate(count=size - have, words=60)
             _spread_and_flag(owner)
-            shared.log(f"{size} questions ({size - have} generated in {time.monotonic() - started:.0f} s)")
-            reader = Client(SERVER_NAME=shared.HOST)
+            log(f"{size} questions ({size - have} generated in {time.monotonic() - started:.0f} s)")
+            reader = Client(SERVER_NAME=HOST)
 
             def get(path, client=staff):
                 def action(n=None):
                     response = client.get(path)
                     if response.status_code != 200:
-                        shared.fail(f"{path} answered {response.status_code}")
+                        fail(f"{path} answered {response.status_code}")
 
                 return action
 
             def vote(n=None, _size=size):
                 address = f"10.{_size % 250}.{(n or 0) // 250}.{(n or 0) % 250 + 1}"
-                response = Client(SERVER_NAME=shared.HOST, REMOTE_ADDR=address).post(
+                response = Client(SERVER_NAME=HOST, REMOTE_ADDR=address).post(
                     "/questions/synthetic-3/feedback/", {"helpful": "yes"}
                 )
                 if response.status_code != 302:
-                    shared.fail(f"vote answered {response.status_code}")
+                    fail(f"vote answered {response.status_code}")
 
             def digest(n=None):
                 digest_for_owner(owner=owner, since=timezone.now() - DIGEST_PERIOD)
@@ -132,13 +131,13 @@ def main() -> None:
             }
             rows.append((size, measured))
             for name, stats in measured.items():
-                shared.log(f"    {name:<40} p50 {stats['p50']:8.1f} ms   p95 {stats['p95']:8.1f} ms")
-        shared.log()
-        shared.log("| view | " + " | ".join(f"{s:,} questions (p50 / p95 ms)" for s, _ in rows) + " |")
-        shared.log("| --- |" + " ---: |" * len(rows))
+                log(f"    {name:<40} p50 {stats['p50']:8.1f} ms   p95 {stats['p95']:8.1f} ms")
+        log()
+        log("| view | " + " | ".join(f"{s:,} questions (p50 / p95 ms)" for s, _ in rows) + " |")
+        log("| --- |" + " ---: |" * len(rows))
         for name in rows[0][1]:
             cells = " | ".join(f"{m[name]['p50']:.1f} / {m[name]['p95']:.1f}" for _, m in rows)
-            shared.log(f"| {name} | {cells} |")
+            log(f"| {name} | {cells} |")
     finally:
         try:
             from django.db import connections
@@ -146,8 +145,8 @@ def main() -> None:
             connections.close_all()
         except Exception:  # django never set up: nothing open
             pass
-        shared.admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        shared.redis_flush_bench_db()
+        database_drop(DB_NAME)
+        redis_flush_bench_db()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

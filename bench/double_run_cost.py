@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,34 +30,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.article_throughput import admin_sql, bench_env, log, manage  # noqa: E402
+from bench.support.database import bench_env, database_create, database_drop, manage, redis_flush  # noqa: E402
+from bench.support.processes import celery_worker_command, start_logged, stop_session, wait_for_log  # noqa: E402
+from bench.support.report import log  # noqa: E402
 
 DB_NAME = "kb_bench_i12"
 REDIS = "redis://127.0.0.1:6379/1"  # this helper's own Redis db (do not run with its tests)
 
 
 def start_worker(env: dict, log_path: Path) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu", "--pool", "prefork",
-        "--concurrency", "1", "--hostname", "bench-i12@bench", "--without-gossip", "--without-mingle",
-        "--loglevel", "INFO",
-    ]  # fmt: skip
-    worker = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if "ready." in log_path.read_text(errors="replace"):
-            return worker
-        if worker.poll() is not None:
-            break
-        time.sleep(0.5)
-    raise SystemExit(f"worker did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
+    command = celery_worker_command(
+        "-Q", "cpu", "--pool", "prefork", "--concurrency", "1", "--hostname", "bench-i12@bench",
+        "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+    )  # fmt: skip
+    worker = start_logged(command, log=log_path, env=env)
+    wait_for_log(worker, log_path, timeout=240, poll=0.5, what="worker")
+    return worker
 
 
 def measure(rounds: int) -> None:
@@ -126,8 +113,7 @@ def main() -> None:
         REDIS_URL=REDIS,
     )
     log(f"load average before: {os.getloadavg()}  nproc: {os.cpu_count()}")
-    admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    admin_sql(f"CREATE DATABASE {DB_NAME}")
+    database_create(DB_NAME)
     worker = None
     try:
         manage(env, "migrate", "--noinput", "-v", "0")
@@ -139,16 +125,10 @@ def main() -> None:
             check=True,
         )
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-        admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        import redis
-
-        redis.Redis.from_url(REDIS).flushdb()
+        if worker is not None:
+            stop_session(worker)
+        database_drop(DB_NAME)
+        redis_flush(REDIS)
         log(f"load average after: {os.getloadavg()}")
 
 

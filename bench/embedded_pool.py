@@ -16,7 +16,7 @@ costs the worker two sandboxed runs of its cell. Every answer's run is checked: 
 `verified`, two passes, the expected output.
 
 nbclient's per-notebook time: the same cell as a one-cell notebook executed by nbclient in a
-fresh python3 kernel (bench/end_to_end_latency.nbclient_runs: kernel start + the cell, and the
+fresh python3 kernel (bench/end_to_end/alternatives.py, nbclient_runs: kernel start + the cell, and the
 whole execute() with the kernel's shutdown). The ratio is nbclient's median over the embedded
 pool's median time per answer (round time / N).
 """
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -38,7 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.end_to_end_latency import _machine_busy_ticks, cpu_model, nbclient_runs  # noqa: E402
+from bench.end_to_end.alternatives import nbclient_runs  # noqa: E402
+from bench.support.machine import cpu_model, machine_busy_seconds  # noqa: E402
+from bench.support.processes import start_logged, stop_session, wait_for_log  # noqa: E402
 
 PYTHON = str(ROOT / ".venv/bin/python")
 CELERY = str(ROOT / ".venv/bin/celery")
@@ -74,28 +75,13 @@ def embedded_env(var_dir: Path) -> dict:
 
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
-    worker = subprocess.Popen(
+    worker = start_logged(
         [CELERY, "-A", "config", "worker", "-Q", "cpu", "--concurrency", "1", "--hostname", "bench-cpu@%h",
          "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 180
-    while " ready." not in log.read_text():
-        if worker.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the worker did not get ready; its log:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
+        log=log, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_for_log(worker, log, " ready.", timeout=180, poll=0.2, what="the worker")
     return worker
-
-
-def stop_worker(worker: subprocess.Popen) -> None:
-    with_group = os.getpgid(worker.pid)
-    os.killpg(with_group, signal.SIGTERM)
-    try:
-        worker.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(with_group, signal.SIGKILL)
-        worker.wait()
 
 
 def write_articles(directory: Path, tag: str, count: int) -> dict[str, str]:
@@ -156,16 +142,16 @@ def measure(args, tmp: Path) -> list[float]:
         one_round(env, database, tmp, "warm", args.answers)  # the first round after start-up runs slow
         per_answer = []
         for number in range(args.rounds):
-            busy_before = _machine_busy_ticks()[0]
+            busy_before = machine_busy_seconds()
             seconds, imported = one_round(env, database, tmp, f"r{number}", args.answers)
-            busy = (_machine_busy_ticks()[0] - busy_before) / os.sysconf("SC_CLK_TCK") / seconds
+            busy = (machine_busy_seconds() - busy_before) / seconds
             per_answer.append(seconds / args.answers)
             print(f"round {number + 1}: {args.answers} answers imported and verified in "
                   f"{seconds * 1000:.0f} ms, {per_answer[-1] * 1000:.1f} ms per answer; the import "
                   f"command took {imported * 1000:.0f} ms (machine: {busy:.2f} cores busy)")
         return per_answer
     finally:
-        stop_worker(worker)
+        stop_session(worker)
 
 
 def main() -> None:

@@ -19,14 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from answers.cells import parse_answer  # noqa: E402
+from bench.support.report import pct  # noqa: E402
 from runner.engine.forkserver import ForkServer  # noqa: E402
 
 CELL = "import torch\ntorch.ones(3).sum()"
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
 def show(label, seconds):

@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import article_throughput as shared  # noqa: E402  (database, Redis and env helpers)
+from bench.support.database import HOST, bench_env, database_drop, fresh_database, redis_flush_bench_db  # noqa: E402
+from bench.support.report import fail, log  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_DB_NAME", "kb_scaling")
 REPEAT = 11
@@ -64,7 +65,7 @@ def measure(client, path: str, before=None) -> dict:
     runs = [_timed(client, path, before) for _ in range(REPEAT)]
     statuses = {status for _, status, _ in runs}
     if statuses != {200}:
-        shared.fail(f"{path} answered {statuses}")
+        fail(f"{path} answered {statuses}")
     return {"ms": statistics.median(ms for ms, _, _ in runs), "queries": max(q for _, _, q in runs)}
 
 
@@ -73,15 +74,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards, to inspect it")
     args = parser.parse_args()
-    shared.DB_NAME = DB_NAME
     tmp = Path(tempfile.mkdtemp(prefix="kb-scaling-"))
-    env = shared.bench_env(tmp)
-    env["DATABASE_URL"] = f"{shared.PG_SERVER}/{DB_NAME}"
-    shared.log(
+    env = bench_env(tmp, db_name=DB_NAME)
+    log(
         f"kb scaling: {os.getloadavg()[0]:.2f} load average at the start, nproc {os.cpu_count()}"
     )
     try:
-        shared.fresh_database(env)
+        fresh_database(env, db_name=DB_NAME)
         os.environ.update(env)
         import django
 
@@ -93,13 +92,13 @@ def main() -> None:
         from kb.models import Question
         from kb.page_cache import _bump
 
-        client = Client(SERVER_NAME=shared.HOST)
+        client = Client(SERVER_NAME=HOST)
         table: dict[str, dict[int, dict]] = {}
         for size in sorted(args.sizes):
             have = Question.objects.count()
             started = time.monotonic()
             generate(count=size - have)
-            shared.log(f"{size} questions ({size - have} generated in {time.monotonic() - started:.0f} s)")
+            log(f"{size} questions ({size - have} generated in {time.monotonic() - started:.0f} s)")
             connection.close()
             robots = measure(client, "/robots.txt")
             table.setdefault("/robots.txt", {})[size] = robots
@@ -109,18 +108,18 @@ def main() -> None:
                 if not name.startswith("search"):
                     row["miss"] = measure(client, path, before=_bump)
                 table.setdefault(name, {})[size] = row
-                shared.log(f"    {name:<30} {_cell(row)}")
-        shared.log()
+                log(f"    {name:<30} {_cell(row)}")
+        log()
         sizes = sorted(args.sizes)
-        shared.log(
+        log(
             "| view | "
             + " | ".join(f"{s:,} questions" for s in sizes)
             + " |\n| --- |"
             + " ---: |" * len(sizes)
         )
         for name, by_size in table.items():
-            shared.log(f"| {name} | " + " | ".join(_cell(by_size[s]) for s in sizes) + " |")
-        shared.log(
+            log(f"| {name} | " + " | ".join(_cell(by_size[s]) for s in sizes) + " |")
+        log(
             "\nEach cell: cached median ms [queries] (ratio robots.txt time / page time); "
             "miss: rendered with the page cache bumped before each request."
         )
@@ -132,8 +131,8 @@ def main() -> None:
         except Exception:  # django never set up: nothing open
             pass
         if not args.keep:
-            shared.admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        shared.redis_flush_bench_db()
+            database_drop(DB_NAME)
+        redis_flush_bench_db()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

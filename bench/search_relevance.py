@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import article_throughput as shared  # noqa: E402  (database and env helpers)
+from bench.support.database import bench_env, database_drop, fresh_database, manage, redis_flush_bench_db  # noqa: E402
+from bench.support.report import log  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_DB_NAME", "kb_search_bench")
 
@@ -30,16 +31,14 @@ def setup_database(*, reuse: bool = False) -> Path:
     """A fresh migrated DB_NAME and Django set up in this process with production settings.
 
     `reuse`: keep the DB_NAME a `--keep` run left (its questions stay), only migrated forward."""
-    shared.DB_NAME = DB_NAME
     tmp = Path(tempfile.mkdtemp(prefix="kb-search-bench-"))
-    env = shared.bench_env(tmp)
-    env["DATABASE_URL"] = f"{shared.PG_SERVER}/{DB_NAME}"
+    env = bench_env(tmp, db_name=DB_NAME)
     if reuse:
-        shared.redis_flush_bench_db()
-        shared.manage(env, "migrate", "--noinput", "-v", "0")
-        shared.manage(env, "collectstatic", "--noinput", "-v", "0")
+        redis_flush_bench_db()
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage(env, "collectstatic", "--noinput", "-v", "0")
     else:
-        shared.fresh_database(env)
+        fresh_database(env, db_name=DB_NAME)
     os.environ.update(env)
     import django
 
@@ -52,8 +51,8 @@ def teardown(tmp: Path, keep: bool) -> None:
 
     connections.close_all()
     if not keep:
-        shared.admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    shared.redis_flush_bench_db()
+        database_drop(DB_NAME)
+    redis_flush_bench_db()
     shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -78,7 +77,7 @@ def main() -> None:
         started = time.monotonic()
         build(distractors=args.distractors)
         counts = search_rebuild()
-        shared.log(
+        log(
             f"{counts['questions']} questions ({args.distractors} distractors, "
             f"{counts['with_code']} with code), "
             f"{counts['words']} words, imported and indexed in {time.monotonic() - started:.1f} s"
@@ -89,8 +88,8 @@ def main() -> None:
             ok = slug in found
             right += ok
             if not ok:
-                shared.log(f"  MISS {query!r}: want {slug}, top 3 {found}")
-        shared.log(f"right article in the top 3: {right}/{len(QUERIES)} = {100 * right / len(QUERIES):.1f} %")
+                log(f"  MISS {query!r}: want {slug}, top 3 {found}")
+        log(f"right article in the top 3: {right}/{len(QUERIES)} = {100 * right / len(QUERIES):.1f} %")
     finally:
         teardown(tmp, args.keep)
 

@@ -28,15 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import article_throughput as shared  # noqa: E402
 from bench.search_relevance import DB_NAME, setup_database, teardown  # noqa: E402
+from bench.support.database import HOST  # noqa: E402
+from bench.support.report import log, pct  # noqa: E402
 
 REPEAT = 5
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def _timed(fn, repeat: int) -> list[float]:
@@ -84,7 +80,7 @@ def main() -> None:
 
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE kb_question")
-            shared.log(
+            log(
                 f"{Question.objects.count():,} questions, {SearchLexeme.objects.count():,} words in the "
                 f"vocabulary: reused from {DB_NAME} (built by an earlier --keep run)"
             )
@@ -94,17 +90,17 @@ def main() -> None:
             imported = time.monotonic() - started
             counts = search_rebuild()
             indexed = time.monotonic() - started - imported
-            shared.log(
+            log(
                 f"{counts['questions']:,} questions ({counts['with_code']:,} with code, "
                 f"{args.words} prose words each), "
                 f"{counts['words']:,} words in the vocabulary: imported (bulk_create) in {imported:.0f} s, "
                 f"indexed (search_rebuild) in {indexed:.0f} s"
             )
         connection.close()
-        client = Client(SERVER_NAME=shared.HOST)
+        client = Client(SERVER_NAME=HOST)
         robots = statistics.median(_timed(lambda: client.get("/robots.txt"), 21))
         search_ms, typo_ms, suggest_ms, slowest, statements, cold_ms = [], [], [], [], [], []
-        shared.log(f"load average before: {_loadavg()}")
+        log(f"load average before: {_loadavg()}")
         for query, _ in QUERIES:
             times = _timed(lambda q=query: selectors.search(query=q), REPEAT)
             cold_ms += _timed(lambda q=query: _forgetting(lambda: selectors.search(query=q)), REPEAT)
@@ -118,34 +114,34 @@ def main() -> None:
             prefix = query[: max(2, len(query) - 2)]  # typed so far: the last word unfinished
             suggest_ms += _timed(lambda p=prefix: selectors.search_suggestions(query=p), REPEAT)
         page = statistics.median(_timed(lambda: client.get("/search/", {"q": "recepetive field"}), REPEAT))
-        shared.log(
+        log(
             f"search (selector), {len(QUERIES)} queries x {REPEAT}: "
             f"p50 {statistics.median(search_ms):.1f} ms, "
-            f"p95 {_p95(search_ms):.1f} ms"
+            f"p95 {pct(search_ms, 0.95):.1f} ms"
         )
-        shared.log(
+        log(
             f"  typo-corrected queries only ({len(typo_ms) // REPEAT}): "
             f"p50 {statistics.median(typo_ms):.1f} ms, "
-            f"p95 {_p95(typo_ms):.1f} ms"
+            f"p95 {pct(typo_ms, 0.95):.1f} ms"
         )
-        shared.log(
+        log(
             f"  each as if this process had never searched its words (tsquery texts forgotten): "
-            f"p50 {statistics.median(cold_ms):.1f} ms, p95 {_p95(cold_ms):.1f} ms"
+            f"p50 {statistics.median(cold_ms):.1f} ms, p95 {pct(cold_ms, 0.95):.1f} ms"
         )
-        shared.log(
+        log(
             f"suggestions (selector): p50 {statistics.median(suggest_ms):.1f} ms, "
-            f"p95 {_p95(suggest_ms):.1f} ms"
+            f"p95 {pct(suggest_ms, 0.95):.1f} ms"
         )
-        shared.log(
+        log(
             f"/search/?q=recepetive+field whole page: p50 {page:.1f} ms; /robots.txt {robots:.2f} ms "
             f"(ratio {page / robots:.0f}x)"
         )
-        shared.log(
+        log(
             f"statements per search: median {statistics.median(statements):.0f}, "
             f"min {min(statements)}, max {max(statements)}"
         )
-        shared.log(f"load average after: {_loadavg()}")
-        shared.log(
+        log(f"load average after: {_loadavg()}")
+        log(
             "slowest queries (median ms): " + ", ".join(f"{q!r} {t:.1f}" for t, q in sorted(slowest)[-5:])
         )
     finally:

@@ -12,10 +12,8 @@ matplotlib figure. The database must be migrated (the worker's heartbeat writes 
 from __future__ import annotations
 
 import os
-import signal
 import statistics
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,9 +23,10 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
+from bench.support.processes import celery_worker_command, start_logged, stop_session, wait_for_log  # noqa: E402
+from bench.support.report import pct  # noqa: E402
 from runner import tryit  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SLOW_PREFIX = [{"index": 0, "line": 1, "code": "import time\ntime.sleep(3)\nx = 1", "expected": None,
                 "options": {"timeout": 30.0}}]  # fmt: skip
 FIGURE = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('t')\nplt.show()"
@@ -46,30 +45,23 @@ def one_run(prefix, code: str) -> float:
 
 
 def report(name: str, samples: list[float]) -> None:
-    samples = sorted(samples)
-    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    p95 = pct(samples, 0.95)
     print(f"{name:<44} n={len(samples):<3} p50={statistics.median(samples):7.0f} ms  p95={p95:7.0f} ms")
 
 
 def start_worker(concurrency: int) -> tuple[subprocess.Popen, Path]:
     log = Path(os.environ.get("KB_VAR_DIR", "/tmp")) / "bench-try-worker.log"
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "try", "--concurrency",
-               str(concurrency), "--hostname", f"bench-try-{os.getpid()}@%h", "--without-gossip",
-               "--without-mingle", "--loglevel", "INFO"]  # fmt: skip
-    worker = subprocess.Popen(command, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                              start_new_session=True)  # fmt: skip
-    return worker, log
+    command = celery_worker_command("-Q", "try", "--concurrency", str(concurrency),
+                                    "--hostname", f"bench-try-{os.getpid()}@%h", "--without-gossip",
+                                    "--without-mingle", "--loglevel", "INFO")  # fmt: skip
+    return start_logged(command, log=log), log
 
 
 def main() -> None:
     concurrency = int(os.environ.get("BENCH_TRY_CONCURRENCY", "2"))
     worker, log = start_worker(concurrency)
     try:
-        deadline = time.monotonic() + 120
-        while "ready." not in log.read_text(errors="replace"):
-            if time.monotonic() > deadline or worker.poll() is not None:
-                sys.exit(f"the try worker did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
+        wait_for_log(worker, log, timeout=120, poll=0.2, what="the try worker")
         for _ in range(4 * concurrency):  # every pool process has started its fork server
             one_run([], "1")
         load = Path("/proc/loadavg").read_text().strip()
@@ -82,11 +74,7 @@ def main() -> None:
         report("matplotlib figure cell", [one_run([], FIGURE) for _ in range(10)])
         print(f"load after:  {Path('/proc/loadavg').read_text().strip()}")
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
+        stop_session(worker, timeout=20)
 
 
 if __name__ == "__main__":

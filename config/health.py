@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from config.observability.metrics import metrics_view
-from runner.services import live_workers
+from runner.workers import live_workers
 
 
 def _database_ok() -> bool:

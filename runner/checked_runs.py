@@ -111,7 +111,8 @@ def _checked(run: Run, first, second):
 def run_execute_checked(*, run: Run, server, second_server=None) -> Run:
     """Run the cells (twice when the run asks for it and a second server is given)."""
     from . import faults
-    from .services import run_data_files, run_finish, run_record_store
+    from .results import run_data_files
+    from .services import run_finish, run_record_store
 
     twice = run.twice and second_server is not None
     files = run_data_files(run=run)

@@ -3,7 +3,7 @@
 A database that restarts, a media disk that fills up or a fork server that is killed says
 nothing about the answer's code, so it must never be stored as a cell's result: a database
 write is retried on a new connection, and anything else ends the attempt and queues the run
-again (runner.services.run_requeue_after_fault), like a lost worker, up to its attempt limit.
+again (runner.recovery.run_requeue_after_fault), like a lost worker, up to its attempt limit.
 """
 
 from __future__ import annotations

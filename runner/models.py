@@ -1,7 +1,7 @@
 """A run executes one ordered list of cells on the worker pool and keeps every cell's result.
 
 runner knows nothing of questions or answers: answers asks for a run of its cells through
-runner.services and keeps a reference to it.
+runner.services, keeps a reference to it and reads it back through runner.results.
 """
 
 import hashlib

@@ -99,7 +99,7 @@ def fork_server_stop() -> None:
 
 def heartbeat_start(*, name: str, queues: list[str], on_first_beat=None) -> threading.Event:
     """Publish what this worker is every few seconds until the returned event is set."""
-    from .services import worker_heartbeat
+    from .workers import worker_heartbeat
 
     stop = threading.Event()
     started_at = timezone.now()

@@ -3,7 +3,7 @@
 A broker that is down refuses the connection at once; one under a memory or disk alarm
 (RabbitMQ) accepts the connection and then stops reading from it, so a publish would wait for
 its confirm for ever. Every publish is bounded by config.brokers.PUBLISH_TIMEOUT_S; a failure
-raises, and the caller leaves the run queued for the stale-run sweep (runner.services).
+raises, and the caller leaves the run queued for the stale-run sweep (runner.recovery).
 """
 
 from __future__ import annotations

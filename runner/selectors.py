@@ -13,8 +13,8 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q,
 from config.brokers import broker_kind
 
 from .models import FINISHED, Run, RunStatus
-from .services import live_workers
 from .tasks import RUN_TIME_LIMIT_S
+from .workers import live_workers
 
 # From a tenth of a second to past the task's hard limit (a run that hit its cap lands above 600)
 # and the sweep's deadline, after which a run is sent again.

@@ -20,7 +20,7 @@ from django.db import close_old_connections
 
 from config.observability import context as log_context
 
-from . import faults, isolation_policy, pool, services
+from . import faults, isolation_policy, pool, recovery, services
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def try_run(token: str) -> None:
 
 @shared_task(name="runner.requeue_stale_runs", ignore_result=True, time_limit=60)
 def requeue_stale_runs() -> int:
-    return services.run_requeue_stale()
+    return recovery.run_requeue_stale()
 
 
 _heartbeat_stop = None
@@ -108,7 +108,7 @@ def _start_heartbeat(sender, **kwargs):
     def take_back_orphans() -> None:
         # Restarted under the same name (`cpu@%h` in compose): what the previous start was
         # running would otherwise wait for the visibility timeout.
-        requeued = services.run_requeue_orphans_of(worker=name, instance=pool.WORKER_INSTANCE)
+        requeued = recovery.run_requeue_orphans_of(worker=name, instance=pool.WORKER_INSTANCE)
         if requeued:
             logger.warning("Queued again %s run(s) left running by a previous start of %s", requeued, name)
 

@@ -1,19 +1,14 @@
-"""Infrastructure faults and stale messages in runner.services, on the real database (no worker
-needed; tests/workers/test_faults.py injects the faults into real workers)."""
+"""Infrastructure faults and stale messages in runner.services and runner.recovery, on the real
+database (no worker needed; tests/workers/test_faults.py injects the faults into real workers)."""
 
 import pytest
 
 from answers.services import answer_verify
+from runner.attempts import MAX_ATTEMPTS, Superseded
 from runner.engine.protocol import CellResult, CellStatus
 from runner.models import Run, RunCell, RunStatus
-from runner.services import (
-    MAX_ATTEMPTS,
-    Superseded,
-    run_finish,
-    run_record_cell,
-    run_requeue_after_fault,
-    run_start,
-)
+from runner.recovery import run_requeue_after_fault
+from runner.services import run_finish, run_record_cell, run_start
 
 pytestmark = pytest.mark.django_db
 

@@ -1,9 +1,11 @@
-"""Run state transitions in runner.services, on the real database (no worker needed)."""
+"""Run state transitions in runner.services and runner.recovery, on the real database (no worker
+needed)."""
 
 import pytest
 
+from runner.attempts import MAX_ATTEMPTS
 from runner.models import Run, RunCell, RunStatus, Worker
-from runner.services import MAX_ATTEMPTS, run_start
+from runner.services import run_start
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +64,7 @@ def test_a_run_left_by_a_previous_start_of_a_live_worker_name_is_swept_once(
 
     from django.utils import timezone
 
-    from runner.services import run_requeue_stale
+    from runner.recovery import run_requeue_stale
 
     _beat("cpu@host", "second-start")
     long_ago = timezone.now() - timedelta(minutes=10)
@@ -84,7 +86,7 @@ def test_a_run_left_by_a_previous_start_of_a_live_worker_name_is_swept_once(
 
 
 def test_the_restarted_worker_takes_back_its_previous_start_s_runs_and_claims_them():
-    from runner.services import run_requeue_orphans_of
+    from runner.recovery import run_requeue_orphans_of
 
     _beat("cpu@host", "second-start")
     run = Run.objects.create(
@@ -156,7 +158,7 @@ def test_a_run_past_its_deadline_is_swept_even_if_its_worker_still_beats(django_
 
     from django.utils import timezone
 
-    from runner.services import run_requeue_stale
+    from runner.recovery import run_requeue_stale
 
     _beat("cpu@host", "live-start")
     started = timezone.now() - timedelta(minutes=20)  # past the 900 s deadline
@@ -175,7 +177,7 @@ def test_a_figure_stored_by_the_previous_release_without_a_title_gets_an_empty_o
     from django.db import connection
 
     from runner.models import RunFigure
-    from runner.services import run_results
+    from runner.results import run_results
 
     run = Run.objects.create(key="k", cells=CELLS, status=RunStatus.VERIFIED, attempts=1)
     cell = RunCell.objects.create(run=run, index=0, line=1, status="ran", output="")

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from django.core.files.storage import default_storage
 
-from runner import services
+from runner import results, services
 from runner.engine.forkserver import ForkServer
 from runner.models import Run
 
@@ -103,8 +103,8 @@ def test_a_run_figure_goes_to_the_bucket_and_the_page_links_it(s3_media):
         run = services.run_execute(run=run, server=server)
     finally:
         server.close()
-    assert run.status == "verified", services.run_results(run=run)
-    (figure,) = services.run_results(run=run)[0]["figures"]
+    assert run.status == "verified", results.run_results(run=run)
+    (figure,) = results.run_results(run=run)[0]["figures"]
     url = figure["url"]
     assert type(default_storage._wrapped).__name__ == "S3Storage"
     assert url.startswith(f"{endpoint}/{bucket}/")

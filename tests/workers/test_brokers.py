@@ -14,8 +14,9 @@ import pytest
 from answers.models import Revision
 from answers.services import answer_save
 from kb.models import Question
+from runner.attempts import MAX_ATTEMPTS
 from runner.models import Run, RunStatus
-from runner.services import MAX_ATTEMPTS, run_requeue_stale
+from runner.recovery import run_requeue_stale
 from runner.tasks import execute_run
 from tests.support.workers import wait_for
 

@@ -180,7 +180,7 @@ def full_media_disk(tmp_path):
 
 
 def test_a_full_media_disk_is_an_infrastructure_fault_never_a_cell_result(full_media_disk, start_worker):
-    from runner.services import MAX_ATTEMPTS
+    from runner.attempts import MAX_ATTEMPTS
 
     mount, filler = full_media_disk
     # A queue of its own: the suite's shared cpu worker (other MEDIA_ROOT) must not take it.

@@ -59,7 +59,8 @@ def test_the_sweep_sends_only_runs_whose_message_never_reached_the_broker(own_br
     import redis
     from django.utils import timezone
 
-    from runner.services import run_request, run_requeue_stale
+    from runner.recovery import run_requeue_stale
+    from runner.services import run_request
 
     own_broker.stop()
     lost = run_request(cells=[_cell(0, "'broker down'")], force=True)  # its message never sent

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from answers.models import Answer
 from answers.services import answer_verify
-from runner import services as runner_services
+from runner import results as runner_results
 
 BAR_WIDTH = 30
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         while True:
             finished = True
             for slug, run_id in runs.items():
-                run = runner_services.run_get(run_id=run_id)
+                run = runner_results.run_get(run_id=run_id)
                 line = self._progress_line(slug, run)
                 if shown.get(slug) != line:
                     self.stdout.write(line)
@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 self.stderr.write("Timed out waiting for the worker pool.")
                 return False
             time.sleep(0.2)
-        results = {slug: runner_services.run_get(run_id=run_id).status for slug, run_id in runs.items()}
+        results = {slug: runner_results.run_get(run_id=run_id).status for slug, run_id in runs.items()}
         verified = sum(status == "verified" for status in results.values())
         self.stdout.write(f"{verified} of {len(results)} verified")
         return verified == len(results)
