@@ -37,10 +37,37 @@ REPLY_TIMEOUT_S = 10.0
 DEFAULT_MAX = 4
 DEFAULT_BUDGET_BYTES = 2 * 1024**3
 READER_FDS = ("out_w", "err_w", "result_w", "ack_r", "job_r", "exit_w", "pid_sock")
+READ_ONLY_TREES = ("/usr/", "/lib")  # bound read-only in the fresh root: sharing them leaks nothing
+NAMESPACES_APART = ("user", "mnt", "pid", "net", "ipc", "uts")
+READER_CPU_HEADROOM_S = 660  # the checkpoint's RLIMIT_CPU is its readers' ceiling: room for theirs
 
 
 class CheckpointBroken(RuntimeError):
-    """The checkpoint could not fork a reader (it died, or refused): drop it."""
+    """The checkpoint could not fork a reader (it died, or refused): drop it. ``permanent``:
+    no checkpoint of this server ever will (the kernel refuses the readers' namespaces)."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def _json_object(data: bytes) -> dict:
+    """A message from the sandbox: untrusted, so anything but a JSON object is a refusal."""
+    try:
+        value = json.loads(data) if data else None
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise CheckpointBroken("the checkpoint answered nonsense")
+    return value
+
+
+def _status(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
+    except OSError as exc:
+        raise CheckpointBroken(f"process {pid} is gone") from exc
 
 
 def memory_bytes(pid: int) -> int:
@@ -107,17 +134,42 @@ class Checkpoint(Standby):
         self.used_at = time.monotonic()
         reader = Reader()
         try:
-            socket.send_fds(self.control, [json.dumps({"fds": list(READER_FDS)}).encode()], reader.theirs())
-            reply = self.control.recv(4096)
-            if not reply or not json.loads(reply).get("ok"):
-                raise CheckpointBroken("the checkpoint refused to fork a reader")
+            try:
+                socket.send_fds(
+                    self.control, [json.dumps({"fds": list(READER_FDS)}).encode()], reader.theirs()
+                )
+            finally:
+                reader.close_theirs()  # only the reader holds them now: its end is our end of file
+            reply = _json_object(self.control.recv(4096))
+            if not reply.get("ok"):
+                raise CheckpointBroken(
+                    f"the checkpoint did not fork a reader ({str(reply.get('error'))[:200]})"
+                )
             reader.receive_pid(timeout_s=REPLY_TIMEOUT_S)
-        except (OSError, ValueError, CheckpointBroken) as exc:
+            reader.check_isolated(checkpoint_pid=self.child)
+        except Exception as exc:  # noqa: BLE001 - whatever the sandbox sent, this reader is off
             reader.release()
-            raise CheckpointBroken(f"the checkpoint could not fork a reader: {exc}") from exc
-        finally:
-            reader.close_theirs()
+            broken = exc if isinstance(exc, CheckpointBroken) else CheckpointBroken(str(exc))
+            raise CheckpointBroken(
+                f"the checkpoint could not fork a reader: {broken}", broken.permanent
+            ) from exc
         return reader
+
+    def check_quiet(self) -> str | None:
+        """Why this checkpoint may not serve readers, from outside: what its cells left behind
+        that readers would share (threads, processes, shared writable memory); None if nothing."""
+        status = _status(self.child)
+        if status.get("Threads") != "1":
+            return "the published cells left threads running"
+        if watch.children_of({self.child}):
+            return "the published cells left processes running"
+        with open(f"/proc/{self.child}/maps") as maps:
+            for line in maps:
+                fields = line.split()
+                path = fields[5] if len(fields) > 5 else ""
+                if "s" in fields[1] and not ("w" not in fields[1] and path.startswith(READ_ONLY_TREES)):
+                    return "the published cells hold shared memory, which readers would share"
+        return None
 
     def release(self) -> None:
         with contextlib.suppress(OSError):
@@ -161,9 +213,14 @@ class Reader:
 
     def receive_pid(self, *, timeout_s: float) -> None:
         self.pid_ours.settimeout(timeout_s)
-        _, fds, _, _ = socket.recv_fds(self.pid_ours, 16, 1)
+        message, fds, _, _ = socket.recv_fds(self.pid_ours, 1024, 1)
         if not fds:
-            raise CheckpointBroken("the reader child did not start")
+            report = self._exit_report(timeout_s=1.0)
+            error = str(report.get("error") or message.decode(errors="replace") or "no reason given")[:300]
+            # R reports a refused unshare(): the kernel (or container) has no user namespaces for it.
+            raise CheckpointBroken(
+                f"the reader's sandbox did not start: {error}", error.startswith("unshare")
+            )
         self.pidfd = fds[0]
         with open(f"/proc/self/fdinfo/{self.pidfd}") as info:
             for line in info:
@@ -171,6 +228,32 @@ class Reader:
                     self.child = int(line.split()[1])
         if not self.child or self.child < 0:
             raise CheckpointBroken("the reader child exited before it could run")
+        # R1 closes its end once it has sent this: then its descriptors are final.
+        if self.pid_ours.recv(16):
+            raise CheckpointBroken("the reader child said more than its pid")
+
+    def check_isolated(self, *, checkpoint_pid: int) -> None:
+        """What R1 says of itself, checked from outside before it gets the reader's cell: no
+        capabilities, no way to gain any, the stacked seccomp filter, namespaces apart from the
+        checkpoint's, one thread, and no descriptor but /dev/null and this run's own pipes."""
+        status = _status(self.child)
+        wanted = {"CapEff": "0" * 16, "CapPrm": "0" * 16, "NoNewPrivs": "1", "Seccomp": "2", "Threads": "1"}
+        wrong = {key: status.get(key) for key, value in wanted.items() if status.get(key) != value}
+        if wrong or int(status.get("Seccomp_filters", "0")) < 2:
+            raise CheckpointBroken(
+                f"the reader's sandbox is not as set up: {wrong or status.get('Seccomp_filters')}"
+            )
+        for name in NAMESPACES_APART:
+            if os.readlink(f"/proc/{self.child}/ns/{name}") == os.readlink(
+                f"/proc/{checkpoint_pid}/ns/{name}"
+            ):
+                raise CheckpointBroken(f"the reader shares the checkpoint's {name} namespace")
+        ours = {f"pipe:[{os.fstat(fd).st_ino}]" for fd in (self.ack_w, self.job_w, self.exit_r)}
+        ours |= {f"pipe:[{os.fstat(pair[0]).st_ino}]" for pair in self.pipes.values()}
+        for entry in os.listdir(f"/proc/{self.child}/fd"):
+            target = os.readlink(f"/proc/{self.child}/fd/{entry}")
+            if target not in ours and target != "/dev/null":
+                raise CheckpointBroken(f"the reader holds a descriptor it should not: {target[:80]}")
 
     def hand(self, job: dict) -> bool:
         try:
@@ -185,15 +268,22 @@ class Reader:
     def reap(self) -> dict:
         """R's report of R1's exit; a killed checkpoint (R killed too) reads as SIGKILL."""
         if self.exit is None:
-            ready, _, _ = select.select([self.exit_r], [], [], REPLY_TIMEOUT_S)
-            data = os.read(self.exit_r, 4096) if ready else b""
-            report = json.loads(data) if data else {"code": -9, "cpu_s": 0.0}
+            report = self._exit_report(timeout_s=REPLY_TIMEOUT_S)
+            code, cpu_s = report.get("code"), report.get("cpu_s")
             self.exit = {
-                "code": int(report.get("code", -9)),
-                "cpu_s": float(report.get("cpu_s", 0.0)),
+                "code": code if isinstance(code, int) and -64 < code < 256 else -9,
+                "cpu_s": float(cpu_s) if isinstance(cpu_s, int | float) else 0.0,
                 "swept": 0,
             }
         return self.exit
+
+    def _exit_report(self, *, timeout_s: float) -> dict:
+        """R's one JSON object on the exit pipe; {} when there is none (R killed) or it is junk."""
+        ready, _, _ = select.select([self.exit_r], [], [], timeout_s)
+        try:
+            return _json_object(os.read(self.exit_r, 4096) if ready else b"")
+        except (CheckpointBroken, OSError):
+            return {}
 
     def release(self) -> None:
         for pair in self.pipes.values():
@@ -217,6 +307,7 @@ class CheckpointCache:
         # Why this server's checkpoints cannot fork readers at all (a kernel or a container
         # that refuses unprivileged user namespaces): then every try job runs the usual way.
         self.disabled: str | None = None
+        self.refused: OrderedDict[str, str] = OrderedDict()  # prefixes no checkpoint may hold, and why
 
     def configure(self, settings: dict) -> None:
         self.max_count = max(0, int(settings.get("max", self.max_count)))
@@ -250,6 +341,11 @@ class CheckpointCache:
             oldest = next(iter(self.entries))
             self.drop(oldest)
             self.evicted += 1
+
+    def refuse(self, key: str, reason: str) -> None:
+        self.refused[key] = reason
+        while len(self.refused) > 256:
+            self.refused.popitem(last=False)
 
     def total_bytes(self) -> int:
         return sum(memory_bytes(c.child) for c in self.entries.values())
@@ -287,12 +383,14 @@ def run_try(
             standby.discard()
             standby = None
         key = cache.key(job)
+        reason = cache.refused.get(key)
+    if reason is None:
         checkpoint = cache.take(key)
         state = "warm"
         if checkpoint is None:
-            checkpoint, state = _build(job, template, control_fd, emit), "new"
+            (checkpoint, reason), state = _build(job, template, control_fd, emit), "new"
             if checkpoint is None:
-                reason = "the published cells did not run cleanly in a checkpoint"
+                cache.refuse(key, reason)  # this answer's next runs go the usual way at once
             else:
                 cache.put(key, checkpoint)
         if checkpoint is not None:
@@ -303,7 +401,7 @@ def run_try(
             except CheckpointBroken as broken:
                 cache.drop(key)
                 reason = str(broken)
-                if state == "new":  # a checkpoint just built could not fork its first reader
+                if broken.permanent:
                     cache.disabled = f"checkpoints are off in this worker: {broken}"
     return supervisor.run_job(
         job, emit=_noting(emit, reason), template=template, control_fd=control_fd, standby=standby
@@ -325,17 +423,21 @@ def _cpu_s(job: dict) -> float:
     return limits.cpu_s or watch.answer_timeout(job["cells"], limits) * cpu_share(limits) + 5
 
 
-def _build(job: dict, template, control_fd: int | None, emit) -> Checkpoint | None:
+def _build(job: dict, template, control_fd: int | None, emit) -> tuple[Checkpoint | None, str | None]:
+    """A checkpoint that ran the prefix and left nothing readers would share; else why not."""
     prefix = {**job, "cells": job["cells"][:-1]}
-    prefix["cpu_s"] = _cpu_s(prefix)
+    prefix["cpu_s"] = _cpu_s(prefix) + READER_CPU_HEADROOM_S
     checkpoint = Checkpoint(setup_of(job), template)
+    reason = "the published cells did not run cleanly in a checkpoint"
     try:
         if checkpoint.run_prefix(prefix, control_fd=control_fd, emit=emit):
-            return checkpoint
+            reason = checkpoint.check_quiet()
+            if reason is None:
+                return checkpoint, None
     except Exception:  # noqa: BLE001 - whatever broke, the job runs the usual way
         traceback.print_exc()  # the fork server's stderr: the worker's log
     checkpoint.discard()
-    return None
+    return None, reason
 
 
 def _run_reader(job, checkpoint: Checkpoint, *, state: str, emit, control_fd, cache, key) -> bool:
@@ -358,8 +460,9 @@ def _run_reader(job, checkpoint: Checkpoint, *, state: str, emit, control_fd, ca
             run.stop(CellStatus.CRASHED, "the reader's sandbox did not take its cell")
         run.ack_fd = reader.ack_w
         run.wait_child = reader.reap
+        run.kill_group = False  # R reaps R1 at once: its number could name another group by then
         readers = {name: pair[0] for name, pair in reader.pipes.items()}
-        caller_alive = watch.watch(run, reader.child, readers, control_fd)
+        caller_alive = watch.watch(run, reader.child, readers, control_fd, child_fd=reader.pidfd)
     finally:
         if run.exit is None:
             with contextlib.suppress(ProcessLookupError, OSError):

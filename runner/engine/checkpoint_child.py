@@ -40,6 +40,8 @@ READER_NAMESPACES = (
     | sandbox.CLONE_NEWIPC
     | sandbox.CLONE_NEWUTS
 )
+assert READER_NAMESPACES == seccomp_filter.CHECKPOINT_UNSHARE_FLAGS  # the only unshare() let through
+SHM_BYTES = 4 * 1024**2  # /dev/shm: semaphores and small buffers (its space is RAM, like /tmp's)
 READER_FDS = ("out_w", "err_w", "result_w", "ack_r", "job_r", "exit_w", "pid_sock")
 MAX_REQUEST_BYTES = 4096
 EXIT_SETUP_FAILED = 71
@@ -64,18 +66,22 @@ def serve_readers(*, control_fd: int, limits, has_cuda: bool, session) -> None:
             os._exit(0)  # the server dropped this checkpoint
         names = json.loads(data).get("fds", [])
         passed = dict(zip(names, fds, strict=False))
-        ok = sorted(passed) == sorted(READER_FDS)
-        if ok:
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    control.close()
-                    _reader(passed, limits=limits, has_cuda=has_cuda, session=session)
-                finally:
-                    os._exit(70)
+        reply = {"ok": sorted(passed) == sorted(READER_FDS)}
+        if reply["ok"]:
+            try:
+                pid = os.fork()
+            except OSError as exc:  # out of processes (RLIMIT_NPROC is the sandbox uid's): for now
+                reply = {"ok": False, "error": f"fork: {exc.strerror}"}
+            else:
+                if pid == 0:
+                    try:
+                        control.close()
+                        _reader(passed, limits=limits, has_cuda=has_cuda, session=session)
+                    finally:
+                        os._exit(70)
         for fd in fds:
             os.close(fd)
-        control.send(json.dumps({"ok": ok}).encode())
+        control.send(json.dumps(reply).encode())
 
 
 def _reader(fds: dict[str, int], *, limits, has_cuda: bool, session) -> None:
@@ -111,20 +117,28 @@ def _exit_report(fd: int, code: int, error: str, cpu_s: float = 0.0) -> None:
 
 
 def _reader_init(fds: dict[str, int], *, limits, has_cuda: bool, session) -> None:
-    """R1, PID 1 of the reader's PID namespace: make its own scratch, drop everything, run."""
+    """R1, PID 1 of the reader's PID namespace: make its own scratch, drop everything, run.
+    The server checks from outside what R1 says of itself before it sends the reader's cell."""
     os.setsid()
     sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
     os.close(fds["exit_w"])
-    _fresh_scratch(limits)
-    masked = sandbox.mount_proc("/proc")  # this PID namespace only: R1 and what it starts
-    _drop_capabilities()
-    filtered = seccomp_filter.install()  # the full filter, stacked on the checkpoint's
-    if not filtered.get("seccomp"):
-        raise OSError(f"the reader's seccomp filter was refused: {filtered.get('seccomp_error')}")
     pid_sock = socket.socket(fileno=fds["pid_sock"])
+    try:
+        _fresh_scratch(limits)
+        masked = sandbox.mount_proc("/proc")  # this PID namespace only: R1 and what it starts
+        _drop_capabilities()
+        filtered = seccomp_filter.install()  # the full filter, stacked on the checkpoint's
+        if not filtered.get("seccomp"):
+            raise OSError(f"the reader's seccomp filter was refused: {filtered.get('seccomp_error')}")
+    except Exception as exc:  # noqa: BLE001 - said to the server, which falls back
+        with contextlib.suppress(OSError):
+            pid_sock.send(f"error: {exc!r}"[:1000].encode())
+        os._exit(EXIT_SETUP_FAILED)
     # The server cannot name R1 by number (it sits two PID namespaces down): a pidfd says it.
-    socket.send_fds(pid_sock, [b"pid"], [os.pidfd_open(os.getpid())])
-    pid_sock.close()
+    pidfd = os.pidfd_open(os.getpid())
+    socket.send_fds(pid_sock, [b"pid"], [pidfd])
+    os.close(pidfd)
+    pid_sock.close()  # end of file: the server now checks R1's descriptors, capabilities, filters
     handed = read_frame(fds["job_r"])
     if handed is None:
         os._exit(0)
@@ -169,16 +183,29 @@ def _fresh_scratch(limits) -> None:
     old = os.open(sandbox.WORKDIR, os.O_RDONLY | os.O_DIRECTORY)
     try:
         sandbox._mount(None, "/", None, sandbox.MS_REC | sandbox.MS_PRIVATE, None)
-        options = f"size={limits.tmp_bytes},nr_inodes={limits.tmp_inodes},mode=1777"
-        for path in ("/tmp", "/dev/shm"):
-            if os.path.isdir(path):
-                sandbox._mount("tmpfs", path, "tmpfs", sandbox.MS_NOSUID | sandbox.MS_NODEV, options)
+        flags = sandbox.MS_NOSUID | sandbox.MS_NODEV
+        tmp = f"size={limits.tmp_bytes},nr_inodes={limits.tmp_inodes},mode=1777"
+        sandbox._mount("tmpfs", "/tmp", "tmpfs", flags, tmp)
+        if os.path.isdir("/dev/shm"):
+            sandbox._mount("tmpfs", "/dev/shm", "tmpfs", flags, f"size={SHM_BYTES},nr_inodes=256,mode=1777")
         os.mkdir(sandbox.WORKDIR, 0o700)
         os.fchdir(old)
-        shutil.copytree(".", sandbox.WORKDIR, symlinks=True, dirs_exist_ok=True)
+        # Regular files, folders and links only: a FIFO or a socket left there would block the copy.
+        shutil.copytree(".", sandbox.WORKDIR, symlinks=True, dirs_exist_ok=True, ignore=_not_plain)
     finally:
         os.close(old)  # nothing of the checkpoint's /tmp stays reachable
     os.chdir(sandbox.WORKDIR)
+
+
+def _not_plain(folder: str, names: list[str]) -> set[str]:
+    import stat
+
+    skipped = set()
+    for name in names:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            skipped.add(name)
+    return skipped
 
 
 class _CapHeader(ctypes.Structure):

@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -471,9 +472,27 @@ def serve() -> None:
             continue  # a stray "cancel" that arrives after its run ended
         job = message["job"]
         if job.get("try_checkpoint") is not None:
-            alive = checkpoint.run_try(
-                job, emit=emit, template=template, control_fd=proto_in, cache=checkpoints, standby=standby
-            )
+            try:
+                alive = checkpoint.run_try(
+                    job, emit=emit, template=template, control_fd=proto_in, cache=checkpoints, standby=standby
+                )
+            except Exception as exc:  # noqa: BLE001 - one broken try run must not end the server
+                traceback.print_exc()
+                checkpoints.close()  # whichever one broke is among them
+                alive = True
+                now = time.time()
+                detail = f"the try run broke in the fork server: {exc}"[:300]
+                emit(
+                    {
+                        "t": "end",
+                        "info": {
+                            "started_at": now,
+                            "finished_at": now,
+                            "outcome": "crashed",
+                            "detail": detail,
+                        },
+                    }
+                )
         else:
             alive = supervisor.run_job(
                 job, emit=emit, template=template, control_fd=proto_in, standby=standby

@@ -106,8 +106,13 @@ def available() -> bool:
 
 
 # A try-it checkpoint forks each reader into namespaces of its own and mounts its scratch
-# (runner.engine.checkpoint_child): its filter lets these through; each reader stacks the full one.
+# (runner.engine.checkpoint_child): its filter lets these through, unshare() only with exactly
+# the readers' flags; each reader stacks the full filter. Netlink is refused in a checkpoint:
+# a user namespace's capabilities would otherwise reach nf_tables and the like.
 CHECKPOINT_ALLOWED = ("unshare", "mount")
+CHECKPOINT_UNSHARE_FLAGS = 0x10000000 | 0x00020000 | 0x20000000 | 0x40000000 | 0x08000000 | 0x04000000
+SCMP_CMP_NE = 1
+AF_NETLINK = 16
 
 
 def install(*, checkpoint: bool = False) -> dict:
@@ -140,7 +145,13 @@ def install(*, checkpoint: bool = False) -> dict:
             rule = (_ArgCmp * 1)(_ArgCmp(0, SCMP_CMP_MASKED_EQ, flag, flag))
             if lib.seccomp_rule_add_array(ctx, eperm, clone, 1, rule) != 0:
                 return {"seccomp": False, "seccomp_error": "could not add the clone() rule"}
-        if not _restrict_socket_families(lib, ctx, eperm):
+        if checkpoint:
+            unshare = lib.seccomp_syscall_resolve_name(b"unshare")
+            rule = (_ArgCmp * 1)(_ArgCmp(0, SCMP_CMP_NE, CHECKPOINT_UNSHARE_FLAGS, 0))
+            if lib.seccomp_rule_add_array(ctx, eperm, unshare, 1, rule) != 0:
+                return {"seccomp": False, "seccomp_error": "could not add the unshare() rule"}
+        allowed = {k: v for k, v in SOCKET_FAMILIES_ALLOWED.items() if not (checkpoint and k == AF_NETLINK)}
+        if not _restrict_socket_families(lib, ctx, eperm, allowed):
             return {"seccomp": False, "seccomp_error": "could not add the socket family rules"}
         clone3 = lib.seccomp_syscall_resolve_name(b"clone3")
         if clone3 >= 0:
@@ -153,9 +164,9 @@ def install(*, checkpoint: bool = False) -> dict:
         lib.seccomp_release(ctx)
 
 
-def _restrict_socket_families(lib, ctx, eperm: int) -> bool:
+def _restrict_socket_families(lib, ctx, eperm: int, allowed: dict[int, str]) -> bool:
     """EPERM for socket(family, ...) and socketpair(family, ...) but the allowed families."""
-    refused = [n for n in range(SOCKET_FAMILY_CEILING) if n not in SOCKET_FAMILIES_ALLOWED]
+    refused = [n for n in range(SOCKET_FAMILY_CEILING) if n not in allowed]
     for name in (b"socket", b"socketpair"):
         number = lib.seccomp_syscall_resolve_name(name)
         if number < 0:

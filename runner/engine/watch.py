@@ -120,25 +120,33 @@ def reap(state, child: int) -> None:
     """Kill the child's process group, then reap the child (in that order: until it is reaped,
     the child's pid, hence its group id, cannot be recycled for someone else). The template,
     the child's parent, reaps it: ``state.wait_child`` asks it."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(child, signal.SIGKILL)
+    if getattr(state, "kill_group", True):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child, signal.SIGKILL)
     exit = state.wait_child()
     state.exit = {"code": exit["code"], "cpu_s": exit["cpu_s"]}
     state.swept = exit["swept"]
 
 
 def watch(
-    state, child: int, readers: dict[str, int], control_fd: int | None, *, until_done: bool = False
+    state,
+    child: int,
+    readers: dict[str, int],
+    control_fd: int | None,
+    *,
+    until_done: bool = False,
+    child_fd: int | None = None,
 ) -> bool:
     """Until the child exits or is stopped (``until_done``: or has reported all its cells, and
-    lives on: a try-it checkpoint); False when the caller has gone away."""
+    lives on: a try-it checkpoint); False when the caller has gone away. ``child_fd``: a pidfd
+    of the child already held (a try-it reader, which is not our child and may be gone)."""
     limits = state.limits
     decoder = FrameDecoder(max_bytes=max_frame_bytes(limits))
     selector = selectors.DefaultSelector()
     for name, fd in readers.items():
         os.set_blocking(fd, False)
         selector.register(fd, selectors.EVENT_READ, name)
-    child_exit = os.pidfd_open(child)
+    child_exit = os.dup(child_fd) if child_fd is not None else os.pidfd_open(child)
     selector.register(child_exit, selectors.EVENT_READ, "exit")
     if control_fd is not None:
         selector.register(control_fd, selectors.EVENT_READ, "control")

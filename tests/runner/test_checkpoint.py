@@ -148,3 +148,35 @@ def test_where_no_checkpoint_serves_the_run_goes_the_usual_way(fresh_server, pre
 def test_turned_off_every_run_reruns_its_prefix(fresh_server, fresh_prefix):
     _, info = try_run(fresh_server, fresh_prefix, "print(base)", {"max": 0, "budget_bytes": 0})
     assert info.sandbox["checkpoint"] == "none" and "turned off" in info.sandbox["checkpoint_skipped"]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "why"),
+    [
+        ("import mmap\nshared = mmap.mmap(-1, 4096)", "shared memory"),
+        ("import multiprocessing as mp\ncounter = mp.Value('i', 0)", "shared memory"),
+        (
+            "import threading, time\nthreading.Thread(target=time.sleep, args=(60,), daemon=True).start()",
+            "threads",
+        ),
+        ("import subprocess\nhelper = subprocess.Popen(['sleep', '60'])", "processes"),
+    ],
+)
+def test_published_cells_that_leave_something_readers_would_share_get_no_checkpoint(
+    fresh_server, prefix, why
+):
+    prefix = (f"{prefix}\nstamp = {time.monotonic_ns()}",)
+    results, info = try_run(fresh_server, prefix, "print('mine')")
+    assert results[1].output == "mine\n"  # the run itself goes the usual way
+    assert info.sandbox["checkpoint"] == "none" and why in info.sandbox["checkpoint_skipped"]
+    _, info = try_run(fresh_server, prefix, "print('again')")
+    assert info.sandbox["checkpoint"] == "none" and why in info.sandbox["checkpoint_skipped"]
+
+
+def test_a_fifo_left_by_the_published_cells_does_not_block_a_reader(fresh_server):
+    prefix = (
+        f"import os\nos.mkfifo('pipe')\nopen('plain.txt', 'w').write('x')\nstamp = {time.monotonic_ns()}",
+    )
+    results, info = try_run(fresh_server, prefix, "import os\nprint(sorted(os.listdir('.')))")
+    assert info.sandbox["checkpoint"] == "new"
+    assert results[1].output == "['plain.txt']\n"
