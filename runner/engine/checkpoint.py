@@ -91,6 +91,7 @@ class Checkpoint(Standby):
         self._theirs = theirs
         self.prefix_frames: list[dict] = []
         self.facts: dict = {}
+        self.spare: Reader | None = None
         self.used_at = time.monotonic()
         super().__init__({**setup, "checkpoint": True}, template)
         theirs.close()
@@ -171,7 +172,29 @@ class Checkpoint(Standby):
                     return "the published cells hold shared memory, which readers would share"
         return None
 
+    def take_reader(self) -> Reader:
+        """The reader forked and checked ahead of time, if it is still waiting; else a new one."""
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.waiting():
+            spare.prepared = True
+            return spare
+        if spare is not None:
+            spare.release()
+        return self.fork_reader()
+
+    def prepare_spare(self) -> None:
+        """Fork and check the next reader now, while nobody waits: off the next run's path,
+        as the standby child is for a verification run."""
+        if self.spare is None and self.alive():
+            try:
+                self.spare = self.fork_reader()
+            except CheckpointBroken:
+                self.spare = None  # the next run forks one itself (and says why if it fails)
+
     def release(self) -> None:
+        if self.spare is not None:
+            self.spare.release()
+            self.spare = None
         with contextlib.suppress(OSError):
             self.control.close()
         super().release()
@@ -187,6 +210,7 @@ class Reader:
         self.exit_r, self.exit_w = os.pipe()
         self.pid_ours, self.pid_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.child: int | None = None
+        self.prepared = False  # forked ahead of time (a spare), not on this run's path
         self.pidfd: int | None = None
         self.exit: dict | None = None
 
@@ -277,6 +301,13 @@ class Reader:
             }
         return self.exit
 
+    def waiting(self) -> bool:
+        """Still alive, blocked on its job pipe (a spare reader)."""
+        if self.pidfd is None:
+            return False
+        exited, _, _ = select.select([self.pidfd], [], [], 0)
+        return not exited
+
     def _exit_report(self, *, timeout_s: float) -> dict:
         """R's one JSON object on the exit pipe; {} when there is none (R killed) or it is junk."""
         ready, _, _ = select.select([self.exit_r], [], [], timeout_s)
@@ -286,6 +317,9 @@ class Reader:
             return {}
 
     def release(self) -> None:
+        if self.pidfd is not None and self.job_w is not None:  # never handed its job: a spare
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         for pair in self.pipes.values():
             with contextlib.suppress(OSError):
                 os.close(pair[0])
@@ -441,7 +475,7 @@ def _build(job: dict, template, control_fd: int | None, emit) -> tuple[Checkpoin
 
 
 def _run_reader(job, checkpoint: Checkpoint, *, state: str, emit, control_fd, cache, key) -> bool:
-    reader = checkpoint.fork_reader()  # before any frame goes out: a failure here falls back
+    reader = checkpoint.take_reader()  # before any frame goes out: a failure here falls back
     edited = {**job, "cells": job["cells"][-1:]}
     edited["cpu_s"] = _cpu_s(edited)
     for frame in checkpoint.prefix_frames:
@@ -453,6 +487,7 @@ def _run_reader(job, checkpoint: Checkpoint, *, state: str, emit, control_fd, ca
         checkpoint_pid=checkpoint.child,  # as the worker sees it: for operators (and the tests' kill)
         checkpoints_held=len(cache.entries),
         checkpoints_evicted=cache.evicted,
+        reader_prepared=reader.prepared,
     )
     caller_alive = True
     try:
@@ -483,4 +518,6 @@ def _run_reader(job, checkpoint: Checkpoint, *, state: str, emit, control_fd, ca
         )
     run.finish()
     emit({"t": "end", "info": run.info.__dict__})
+    if caller_alive and cache.entries.get(key) is checkpoint:
+        checkpoint.prepare_spare()
     return caller_alive

@@ -134,6 +134,9 @@ def _reader_init(fds: dict[str, int], *, limits, has_cuda: bool, session) -> Non
         with contextlib.suppress(OSError):
             pid_sock.send(f"error: {exc!r}"[:1000].encode())
         os._exit(EXIT_SETUP_FAILED)
+    # The copy-on-write faults a first cell would take, taken now (a spare reader waits for its
+    # job; this is off the run's path): see cellexec.warm_up.
+    cellexec.warm_up(limits)
     # The server cannot name R1 by number (it sits two PID namespaces down): a pidfd says it.
     pidfd = os.pidfd_open(os.getpid())
     socket.send_fds(pid_sock, [b"pid"], [pidfd])

@@ -44,6 +44,8 @@ def test_the_prefix_runs_once_and_each_run_forks_from_its_state(fresh_server, fr
     # The first reader's change to the state is theirs alone: the checkpoint still holds 21.
     third, info = try_run(fresh_server, fresh_prefix, "print(base)")
     assert info.sandbox["checkpoint"] == "warm" and third[1].output == "21\n"
+    # Between runs the next reader is forked and checked ahead of time, off the run's path.
+    assert info.sandbox["reader_prepared"] is True
 
 
 ESPIONAGE = """
