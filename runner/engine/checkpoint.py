@@ -39,6 +39,7 @@ DEFAULT_BUDGET_BYTES = 2 * 1024**3
 READER_FDS = ("out_w", "err_w", "result_w", "ack_r", "job_r", "exit_w", "pid_sock")
 READ_ONLY_TREES = ("/usr/", "/lib")  # bound read-only in the fresh root: sharing them leaks nothing
 NAMESPACES_APART = ("user", "mnt", "pid", "net", "ipc", "uts")
+CANCELLED, CALLER_GONE = "cancelled", "the caller has gone"
 READER_CPU_HEADROOM_S = 660  # the checkpoint's RLIMIT_CPU is its readers' ceiling: room for theirs
 
 
@@ -92,6 +93,8 @@ class Checkpoint(Standby):
         self.prefix_frames: list[dict] = []
         self.facts: dict = {}
         self.spare: Reader | None = None
+        self.caller_alive = True
+        self.cancelled = False
         self.used_at = time.monotonic()
         super().__init__({**setup, "checkpoint": True}, template)
         theirs.close()
@@ -119,7 +122,11 @@ class Checkpoint(Standby):
         state.ack_fd = self.ack_w
         state.wait_child = self.reap
         readers = {name: pair[0] for name, pair in self.pipes.items()}
-        watch.watch(state, self.child, readers, control_fd, until_done=True)
+        self.caller_alive = watch.watch(state, self.child, readers, control_fd, until_done=True)
+        # The reader left (or cancelled) while the published cells ran: nothing more to run.
+        self.cancelled = not self.caller_alive or (
+            state.stop_reason is not None and state.stop_reason[0] == CellStatus.SKIPPED
+        )
         self.facts = dict(state.info.sandbox)
         layers = self.facts.get("layers", {})
         usable = all(layers.get(name) for name in ("fresh root", "seccomp", "pid namespace"))
@@ -423,6 +430,16 @@ def run_try(
         state = "warm"
         if checkpoint is None:
             (checkpoint, reason), state = _build(job, template, control_fd, emit), "new"
+            if reason in (CANCELLED, CALLER_GONE):
+                now = time.time()
+                info = {
+                    "started_at": now,
+                    "finished_at": now,
+                    "outcome": "skipped",
+                    "detail": "the run was cancelled",
+                }
+                emit({"t": "end", "info": info})
+                return reason == CANCELLED  # False: the caller has gone, the server exits
             if checkpoint is None:
                 cache.refuse(key, reason)  # this answer's next runs go the usual way at once
             else:
@@ -468,6 +485,8 @@ def _build(job: dict, template, control_fd: int | None, emit) -> tuple[Checkpoin
             reason = checkpoint.check_quiet()
             if reason is None:
                 return checkpoint, None
+        elif checkpoint.cancelled:
+            reason = CANCELLED if checkpoint.caller_alive else CALLER_GONE
     except Exception:  # noqa: BLE001 - whatever broke, the job runs the usual way
         traceback.print_exc()  # the fork server's stderr: the worker's log
     checkpoint.discard()

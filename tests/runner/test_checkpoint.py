@@ -182,3 +182,21 @@ def test_a_fifo_left_by_the_published_cells_does_not_block_a_reader(fresh_server
     results, info = try_run(fresh_server, prefix, "import os\nprint(sorted(os.listdir('.')))")
     assert info.sandbox["checkpoint"] == "new"
     assert results[1].output == "['plain.txt']\n"
+
+
+def test_a_run_cancelled_while_its_checkpoint_is_built_ends_there(fresh_server, fresh_prefix):
+    from runner.engine.forkserver import _cell_to_job
+
+    cells = [_cell_to_job(c) for c in make_cells(*fresh_prefix, "print(base)")]
+    fresh_server._ensure_running()
+    job = {**fresh_server._job(cells, fresh_server.limits), "files": [], "try_checkpoint": ON}
+    fresh_server._send({"t": "run", "job": job})
+    time.sleep(0.3)  # inside the published cells' 1 s sleep
+    fresh_server._send({"t": "cancel"})
+    frames = []
+    while not frames or frames[-1]["t"] != "end":
+        frames.append(fresh_server._receive(time.monotonic() + 30))
+    assert [f["t"] for f in frames if f["t"] != "progress"] == ["end"]  # the edited cell never ran
+    assert frames[-1]["info"]["detail"] == "the run was cancelled"
+    results, info = try_run(fresh_server, fresh_prefix, "print(base)")
+    assert results[1].output == "21\n" and info.sandbox["checkpoint"] == "new"
