@@ -83,6 +83,10 @@ def memory_bytes(pid: int) -> int:
     return watch.read_rss(pid, "RssAnon:") or 0
 
 
+def tree_memory_bytes(pid: int) -> int:
+    return sum(memory_bytes(p) for p in {pid} | watch.children_of({pid}))
+
+
 class Checkpoint(Standby):
     """A sandbox that runs the prefix, then forks readers on request over its control socket."""
 
@@ -389,7 +393,8 @@ class CheckpointCache:
             self.refused.popitem(last=False)
 
     def total_bytes(self) -> int:
-        return sum(memory_bytes(c.child) for c in self.entries.values())
+        """PSS of every checkpoint with its spare reader: pages they share are counted once."""
+        return sum(tree_memory_bytes(c.child) for c in self.entries.values())
 
     def drop(self, key: str) -> None:
         checkpoint = self.entries.pop(key, None)
