@@ -99,7 +99,6 @@ class Checkpoint(Standby):
         self.spare: Reader | None = None
         self.caller_alive = True
         self.cancelled = False
-        self.used_at = time.monotonic()
         super().__init__({**setup, "checkpoint": True}, template)
         theirs.close()
 
@@ -143,7 +142,6 @@ class Checkpoint(Standby):
         return ok and len(self.prefix_frames) == len(job["cells"])
 
     def fork_reader(self) -> Reader:
-        self.used_at = time.monotonic()
         reader = Reader()
         try:
             try:

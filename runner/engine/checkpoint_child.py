@@ -26,6 +26,7 @@ import resource
 import shutil
 import signal
 import socket
+import stat
 import sys
 
 from runner.engine import cellexec, sandbox, seccomp_filter
@@ -201,8 +202,6 @@ def _fresh_scratch(limits) -> None:
 
 
 def _not_plain(folder: str, names: list[str]) -> set[str]:
-    import stat
-
     skipped = set()
     for name in names:
         mode = os.lstat(os.path.join(folder, name)).st_mode
