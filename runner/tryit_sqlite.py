@@ -16,6 +16,7 @@ Redis.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
@@ -58,13 +59,31 @@ class SqliteTryStore:
             return held[1]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=SOCKET_TIMEOUT_S, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        # A reader's code and result are deleted from the file, not only unlinked from it.
-        db.execute("PRAGMA secure_delete=ON")
-        db.executescript(_SCHEMA)
+        try:
+            self._prepare_file(db)
+            db.execute("PRAGMA synchronous=NORMAL")
+            # A reader's code and result are deleted from the file, not only unlinked from it.
+            db.execute("PRAGMA secure_delete=ON")
+        except BaseException:
+            db.close()
+            raise
         self._local.held = (os.getpid(), db)
         return db
+
+    def _prepare_file(self, db: sqlite3.Connection) -> None:
+        """WAL mode and the tables, set once for the file (both persist in it). Only one process
+        prepares it, under a lock file beside it: a dozen processes that each switched a new
+        file to WAL and created its tables would fight for SQLite's exclusive lock, and a switch
+        to WAL can answer "database is locked" without waiting out the busy timeout."""
+        if _is_prepared(db):
+            return
+        with _held_lock(self.path.with_name(self.path.name + ".lock"), timeout_s=SOCKET_TIMEOUT_S):
+            if _is_prepared(db):
+                return
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise sqlite3.OperationalError(f"the try-it store stays in journal mode {mode!r}, not WAL")
+            db.executescript(_SCHEMA)
 
     @contextlib.contextmanager
     def _write(self):
@@ -201,3 +220,34 @@ class SqliteTryStore:
 
 def _unavailable() -> TryUnavailable:
     return TryUnavailable("Try-it runs are unavailable right now (their store cannot be reached).")
+
+
+_TABLES = ("tryit_runs", "tryit_in_flight", "tryit_records", "tryit_buckets")
+
+
+def _is_prepared(db: sqlite3.Connection) -> bool:
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        return False
+    (found,) = db.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN (?, ?, ?, ?)", _TABLES
+    ).fetchone()
+    return found == len(_TABLES)
+
+
+@contextlib.contextmanager
+def _held_lock(path: Path, *, timeout_s: float):
+    """An exclusive flock on ``path``, waited for up to ``timeout_s`` (then OSError)."""
+    with open(path, "a+b") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"{path} stayed locked for {timeout_s} s") from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

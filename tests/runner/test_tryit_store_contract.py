@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from runner.tryit_sqlite import SqliteTryStore
 from runner.tryit_store import TryBusy, TryUnavailable, store
 from tests.support.workers import wait_for
 
@@ -155,3 +156,30 @@ def test_a_sqlite_file_that_cannot_be_opened_is_unavailable(settings, tmp_path):
     settings.TRYIT_STORE_URL = f"sqlite://{tmp_path / 'file' / 'tryit.sqlite3'}"  # under a file
     with pytest.raises(TryUnavailable, match="unavailable"):
         store().read(token())
+
+
+def _first_use_in_child(barrier, answers, url: str) -> None:
+    barrier.wait()
+    try:
+        answers.put(SqliteTryStore(url).in_flight())
+    except TryUnavailable as unavailable:
+        answers.put(str(unavailable))
+
+
+def test_a_new_sqlite_file_first_used_by_many_processes_at_once_serves_them_all(tmp_path):
+    """bin/run's web server and workers all start on a file that does not exist yet: each
+    switching it to WAL at once made some of them answer "database is locked" at once."""
+    fork = multiprocessing.get_context("fork")
+    processes = 16
+    for attempt in range(20):
+        url = f"sqlite://{tmp_path / f'tryit-{attempt}.sqlite3'}"
+        barrier, answers = fork.Barrier(processes), fork.Queue()
+        children = [
+            fork.Process(target=_first_use_in_child, args=(barrier, answers, url)) for _ in range(processes)
+        ]
+        for child in children:
+            child.start()
+        outcomes = [answers.get(timeout=30) for _ in children]
+        for child in children:
+            child.join(timeout=30)
+        assert outcomes == [0] * processes, f"attempt {attempt}: {outcomes}"
